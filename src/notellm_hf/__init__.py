@@ -1,0 +1,38 @@
+"""notellm-hf: NoteLLM (arXiv 2403.01744) for the Hugging Face stack."""
+
+from transformers import AutoConfig, AutoModel
+
+from .collator import NoteLLMCollator, note_key
+from .configuration_notellm import NoteLLMConfig
+from .lora import apply_lora, lora_config_for
+from .losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
+from .modeling_notellm import NoteLLMForEmbeddingAndGeneration, NoteLLMOutput
+from .prompting_notellm import PRESETS, Note, NoteCompressionPrompt, PromptTemplate
+from .trainer import NoteLLMTrainer
+from .training_args import NoteLLMTrainingArguments
+
+__version__ = "0.1.0"
+
+# Saved folders carry the remote-code files; with the package installed "notellm" also resolves locally.
+NoteLLMConfig.register_for_auto_class("AutoConfig")
+NoteLLMForEmbeddingAndGeneration.register_for_auto_class("AutoModel")
+AutoConfig.register("notellm", NoteLLMConfig, exist_ok=True)
+AutoModel.register(NoteLLMConfig, NoteLLMForEmbeddingAndGeneration, exist_ok=True)
+
+__all__ = [
+    "PRESETS",
+    "ContrastiveLossOutput",
+    "Note",
+    "NoteCompressionPrompt",
+    "NoteLLMCollator",
+    "NoteLLMConfig",
+    "NoteLLMContrastiveLoss",
+    "NoteLLMForEmbeddingAndGeneration",
+    "NoteLLMOutput",
+    "NoteLLMTrainer",
+    "NoteLLMTrainingArguments",
+    "PromptTemplate",
+    "apply_lora",
+    "lora_config_for",
+    "note_key",
+]

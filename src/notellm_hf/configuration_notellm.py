@@ -1,0 +1,49 @@
+"""NoteLLM configuration. Copied to the Hub as remote code: imports nothing from ``notellm_hf``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+READOUT_POSITIONS = ("before_emb", "emb")
+
+
+class NoteLLMConfig(PreTrainedConfig):
+    r"""Configuration of [`NoteLLMForEmbeddingAndGeneration`]: a causal LM (``text_config``) plus the read-out.
+
+    Args:
+        text_config: the backbone causal LM's config.
+        embedding_dim: size ``d`` of the note embedding (paper: 128).
+        emb_token: the special token that ends the compression phrase.
+        emb_token_id: its id in the saved tokenizer.
+        readout: ``"before_emb"`` takes the hidden state of the token before ``[EMB]`` (the paper and the
+            authors' code); ``"emb"`` takes the ``[EMB]`` token's own state.
+        initial_tau: initial value of the learnable log-scale ``tau`` (similarities are scaled by ``e^tau``).
+        normalize_embeddings: L2-normalise embeddings (cosine similarity, as in the paper).
+        prompt: settings of the Note Compression Prompt (``NoteCompressionPrompt.to_dict()``); ``None`` is the
+            English preset with the paper's 20/80 token budgets.
+    """
+
+    model_type = "notellm"
+    sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama")}
+
+    text_config: dict | PreTrainedConfig | None = None
+    embedding_dim: int = 128
+    emb_token: str = "[EMB]"
+    emb_token_id: int | None = None
+    readout: str = "before_emb"
+    initial_tau: float = 3.0
+    normalize_embeddings: bool = True
+    prompt: dict[str, Any] | None = None
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        super().__post_init__(**kwargs)
+        if self.readout not in READOUT_POSITIONS:
+            raise ValueError(f"readout must be one of {READOUT_POSITIONS}, got {self.readout!r}")
+        if not isinstance(self.embedding_dim, int) or self.embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be a positive integer, got {self.embedding_dim!r}")
+
+
+__all__ = ["NoteLLMConfig"]

@@ -1,0 +1,79 @@
+"""The paper's symmetric in-batch InfoNCE over 2B notes with a learnable scale e^tau (Sec. 4.2, GCL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class ContrastiveLossOutput:
+    loss: torch.Tensor
+    accuracy: torch.Tensor  # share of notes whose nearest in-batch candidate is their related note
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class NoteLLMContrastiveLoss(nn.Module):
+    """L_cl = -1/(2B) sum_i log( exp(s(i, i+) e^tau) / sum_{j != i} exp(s(i, j) e^tau) ), s = cosine.
+
+    Rows are ``[anchors; positives]``: row ``i`` and row ``(i + B) mod 2B`` are a related pair. Candidates
+    that are the same note as the query or as its related note (equal ``note_keys``), other than the related
+    row itself, are masked out: they are not negatives.
+
+    With several processes every rank scores its notes against the notes of all ranks. By default the
+    gather keeps the gradient, so loss and gradients equal those of one process holding the whole batch.
+    ``paper_compat=True`` reproduces the authors' gather without gradient: the contrastive gradient then
+    shrinks by 1 / world_size while the generation gradient does not (alpha is effectively alpha * world_size).
+    """
+
+    def __init__(self, gather_across_processes: bool = True, paper_compat: bool = False) -> None:
+        super().__init__()
+        self.gather_across_processes = gather_across_processes
+        self.paper_compat = paper_compat
+
+    def _gather(self, embeddings: torch.Tensor, note_keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        rank, world_size = _world()
+        if world_size == 1 or not self.gather_across_processes:
+            return embeddings, note_keys, 0
+        sizes = [torch.zeros(1, dtype=torch.long, device=note_keys.device) for _ in range(world_size)]
+        dist.all_gather(sizes, torch.tensor([embeddings.shape[0]], device=note_keys.device))
+        if len({int(size) for size in sizes}) != 1:
+            raise ValueError(
+                f"ranks hold different batch sizes {[int(s) for s in sizes]}: set dataloader_drop_last=True"
+            )
+        keys = [torch.empty_like(note_keys) for _ in range(world_size)]
+        dist.all_gather(keys, note_keys)
+        if self.paper_compat:
+            gathered = [torch.empty_like(embeddings) for _ in range(world_size)]
+            dist.all_gather(gathered, embeddings.detach())
+            gathered[rank] = embeddings
+        else:
+            gathered = list(torch.distributed.nn.functional.all_gather(embeddings))
+        return torch.cat(gathered), torch.cat(keys), rank * embeddings.shape[0]
+
+    def forward(self, embeddings: torch.Tensor, note_keys: torch.Tensor, logit_scale: torch.Tensor) -> ContrastiveLossOutput:
+        n = embeddings.shape[0]
+        if n < 2 or n % 2:
+            raise ValueError(f"expected 2B rows ordered [anchors; positives], got {n}")
+        embeddings = F.normalize(embeddings.float(), dim=-1)
+        candidates, candidate_keys, offset = self._gather(embeddings, note_keys)
+        rows = torch.arange(n, device=embeddings.device)
+        targets = offset + (rows + n // 2) % n
+        scores = embeddings @ candidates.T * logit_scale.float()
+        target_keys = candidate_keys[targets]
+        same_note = (candidate_keys[None, :] == note_keys[:, None]) | (candidate_keys[None, :] == target_keys[:, None])
+        same_note[rows, targets] = False
+        same_note[rows, offset + rows] = True
+        scores = scores.masked_fill(same_note, float("-inf"))
+        loss = F.cross_entropy(scores, targets)
+        accuracy = (scores.argmax(dim=1) == targets).float().mean()
+        return ContrastiveLossOutput(loss=loss, accuracy=accuracy.detach())

@@ -1,0 +1,81 @@
+"""[`NoteLLMTrainer`]: GCL + CSFT from one forward pass, L = (L_cl + alpha * L_gen) / (1 + alpha)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import Trainer
+
+from .collator import NoteLLMCollator
+from .losses import NoteLLMContrastiveLoss
+from .training_args import NoteLLMTrainingArguments
+
+
+class NoteLLMTrainer(Trainer):
+    """A `Trainer` for NoteLLM (plain or PEFT-wrapped) on datasets of related-note pairs.
+
+    Without a ``data_collator`` it builds a [`NoteLLMCollator`] from the model's own prompt settings.
+    Logs ``loss_contrastive``, ``loss_generation``, ``logit_scale`` (e^tau) and ``retrieval_accuracy``
+    (in-batch top-1) next to the joint loss.
+    """
+
+    # compute_loss returns a per-micro-batch mean; the Trainer divides it by the accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(
+        self,
+        model: nn.Module,
+        args: NoteLLMTrainingArguments,
+        contrastive_loss: NoteLLMContrastiveLoss | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(args, NoteLLMTrainingArguments):
+            raise TypeError("NoteLLMTrainer needs NoteLLMTrainingArguments (alpha, hashtag_ratio, ...)")
+        if kwargs.get("data_collator") is None:
+            tokenizer = kwargs.get("processing_class")
+            if tokenizer is None:
+                raise ValueError("pass processing_class=<tokenizer> (or a data_collator)")
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            kwargs["data_collator"] = NoteLLMCollator(
+                tokenizer, prompt=base.note_prompt, hashtag_ratio=args.hashtag_ratio, seed=args.seed
+            )
+        super().__init__(model=model, args=args, **kwargs)
+        self.contrastive_loss = contrastive_loss or NoteLLMContrastiveLoss(
+            gather_across_processes=args.gather_across_processes, paper_compat=args.paper_compat
+        )
+        self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
+
+    def get_decay_parameter_names(self, model: nn.Module) -> list[str]:
+        # Weight decay would pull tau towards 0 (scale 1); the temperature is not a weight.
+        return [name for name in super().get_decay_parameter_names(model) if "logit_scale" not in name]
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        inputs = dict(inputs)
+        note_keys = inputs.pop("note_keys")
+        outputs = model(**inputs)
+        contrastive = self.contrastive_loss(outputs.embeddings, note_keys, outputs.logit_scale)
+        generation = outputs.loss if outputs.loss is not None else contrastive.loss.new_zeros(())
+        alpha = self.args.alpha
+        loss = (contrastive.loss + alpha * generation) / (1.0 + alpha)
+        metrics = self._metrics["train" if model.training else "eval"]
+        metrics["loss_contrastive"].append(contrastive.loss.item())
+        metrics["loss_generation"].append(generation.item())
+        metrics["logit_scale"].append(outputs.logit_scale.item())
+        metrics["retrieval_accuracy"].append(contrastive.accuracy.item())
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        mode = "train" if self.model.training else "eval"
+        prefix = "eval_" if mode == "eval" else ""
+        averaged = {f"{prefix}{key}": sum(values) / len(values) for key, values in self._metrics[mode].items() if values}
+        self._metrics[mode].clear()
+        super().log({**logs, **averaged}, start_time)

@@ -1,0 +1,36 @@
+"""Training arguments of [`NoteLLMTrainer`]: the paper's GCL/CSFT settings on top of `TrainingArguments`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+
+@dataclass
+class NoteLLMTrainingArguments(TrainingArguments):
+    """Defaults follow the paper: alpha = 0.01, r = 40% of notes on the hashtag prompt."""
+
+    alpha: float = field(
+        default=0.01, metadata={"help": "Weight of the generation loss: L = (L_cl + alpha * L_gen) / (1 + alpha)."}
+    )
+    hashtag_ratio: float = field(default=0.4, metadata={"help": "Share r of notes rendered with the hashtag prompt."})
+    gather_across_processes: bool = field(
+        default=True, metadata={"help": "Use the notes of every process as in-batch negatives."}
+    )
+    paper_compat: bool = field(
+        default=False,
+        metadata={"help": "Gather other processes' embeddings without gradient, as the authors' code does."},
+    )
+    # The collator needs the raw note columns; contrastive batches must be equal across processes.
+    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep note columns for the collator."})
+    dataloader_drop_last: bool = field(default=True, metadata={"help": "Drop the last incomplete batch."})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {self.alpha}")
+        if not 0.0 <= self.hashtag_ratio <= 1.0:
+            raise ValueError(f"hashtag_ratio must be in [0, 1], got {self.hashtag_ratio}")
+        if self.remove_unused_columns:
+            raise ValueError("remove_unused_columns=True would drop the note columns the NoteLLM collator reads")

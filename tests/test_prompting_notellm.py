@@ -1,0 +1,158 @@
+import json
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from notellm_hf import Note, NoteCompressionPrompt, PromptTemplate
+
+from conftest import build_tokenizer
+
+TOKENIZER = build_tokenizer()
+TOKENIZER.add_special_tokens({"extra_special_tokens": ["[EMB]"]})
+EMB_ID = TOKENIZER.convert_tokens_to_ids("[EMB]")
+NOTE = Note("n1", title="Quick pasta", content="Boil pasta, add tomato.", hashtags=["food", "pasta"], category="Food")
+
+
+def test_english_category_prompt_is_the_papers_template():
+    text, output = NoteCompressionPrompt().render(TOKENIZER, NOTE, "category")
+    assert text == (
+        "Extract the note information in json format, compress it into one word for recommendation, and generate "
+        'the category of the note. {"title": "Quick pasta", "topic": "food, pasta", "content": "Boil pasta, add '
+        'tomato."} The compression word is:"[EMB]". The category is:'
+    )
+    assert output == "Food"
+
+
+def test_english_hashtag_prompt_removes_hashtags_from_input():
+    text, output = NoteCompressionPrompt().render(TOKENIZER, NOTE, "hashtag", hashtags=("pasta",))
+    assert "generate 1 topics of the note." in text and text.endswith('"[EMB]". The 1 topics are:')
+    assert '"topic"' not in text and output == "pasta"
+
+
+def test_chinese_preset_mirrors_authors_code():
+    note = Note("z", title="北京旅行", content="故宫和长城", hashtags=["旅行", "北京"], category="旅游")
+    text, output = NoteCompressionPrompt("zh").render(TOKENIZER, note, "category")
+    assert text == '笔记：{"标题": "北京旅行", "话题": "旅行，北京", "内容": "故宫和长城"}，压缩为一个词：“[EMB]”。生成笔记类目：'
+    assert output == "旅游"
+    text, output = NoteCompressionPrompt("zh").render(TOKENIZER, note, "hashtag", hashtags=("北京",))
+    assert text.endswith("生成笔记1个话题：") and '"话题": "旅行"' in text and output == "北京"
+
+
+def test_custom_template_round_trips_through_dict():
+    template = PromptTemplate(
+        category_template="Note {note} -> {emb}. Category:",
+        hashtag_template="Note {note} -> {emb}. {j} tags:",
+        title_key="t", topic_key="h", content_key="c", topic_separator="; ", output_separator=" ",
+    )
+    prompt = NoteCompressionPrompt(template, title_max_tokens=5)
+    restored = NoteCompressionPrompt.from_dict(json.loads(json.dumps(prompt.to_dict())))
+    assert restored == prompt
+    assert restored.render(TOKENIZER, NOTE)[0].startswith('Note {"t": "Quick pasta", "h": "food; pasta"')
+    assert NoteCompressionPrompt.from_dict(NoteCompressionPrompt("zh").to_dict()).to_dict()["template"] == "zh"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        dict(category_template="no placeholders", hashtag_template="{note}{emb}{j}"),
+        dict(category_template="{note}{emb}", hashtag_template="{note}{emb} without j"),
+    ],
+)
+def test_template_without_placeholders_is_rejected(template):
+    keys = dict(title_key="t", topic_key="h", content_key="c", topic_separator=",", output_separator=" ")
+    with pytest.raises(ValueError, match="template"):
+        NoteCompressionPrompt(PromptTemplate(**template, **keys))
+
+
+def test_fields_are_cut_to_their_token_budgets():
+    long_title = " ".join(["mountain"] * 200)
+    note = Note("long", title=long_title, content="pasta " * 1000)
+    text, _ = NoteCompressionPrompt(title_max_tokens=7, content_max_tokens=11).render(TOKENIZER, note)
+    fields = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    assert len(TOKENIZER(fields["title"], add_special_tokens=False)["input_ids"]) <= 7
+    assert len(TOKENIZER(fields["content"], add_special_tokens=False)["input_ids"]) <= 11
+    assert fields["title"].startswith("mountain mountain")
+
+
+def test_labels_cover_exactly_the_output_and_eos():
+    example = NoteCompressionPrompt().tokenize(TOKENIZER, NOTE, "category")
+    output_ids = TOKENIZER(" Food", add_special_tokens=False)["input_ids"] + [TOKENIZER.eos_token_id]
+    n = len(output_ids)
+    assert example.input_ids[-n:] == output_ids
+    assert example.labels[-n:] == output_ids
+    assert set(example.labels[:-n]) == {-100}
+    assert TOKENIZER.decode(example.input_ids[:-n]).endswith("The category is:")
+
+
+def test_note_without_category_carries_no_labels():
+    example = NoteCompressionPrompt().tokenize(TOKENIZER, Note("x", title="t"), "category")
+    assert set(example.labels) == {-100}
+
+
+def test_hashtag_sampling_draws_from_the_notes_hashtags():
+    note = Note("x", title="t", hashtags=["a", "b", "c", "d", "e"])
+    rng = random.Random(0)
+    draws = [NoteCompressionPrompt(max_hashtags=3).sample_hashtags(note, rng) for _ in range(300)]
+    assert {len(d) for d in draws} == {1, 2, 3}
+    assert all(set(d) <= set(note.hashtags) and len(set(d)) == len(d) for d in draws)
+
+
+@pytest.mark.parametrize(
+    "record, match",
+    [
+        ({"note_id": "a", "title": 5}, "'title' must be a string"),
+        ({"note_id": "a", "title": "t", "hashtags": "food"}, "'hashtags' must be a list"),
+        ({"note_id": "a", "title": "t", "hashtags": ["ok", 3]}, "'hashtags' must hold strings"),
+        ({"note_id": "a", "title": "  ", "content": None}, "all empty"),
+        ({"note_id": "", "title": "t"}, "note_id"),
+        ({"title": "t"}, "no 'note_id'"),
+    ],
+)
+def test_bad_notes_name_the_note_and_field(record, match):
+    with pytest.raises(ValueError, match=match):
+        Note.from_any(record)
+
+
+def test_none_fields_read_as_empty_and_int_ids_as_strings():
+    note = Note.from_any({"note_id": 7, "title": None, "content": "c", "hashtags": None, "category": None, "x": 1})
+    assert note == Note("7", content="c")
+
+
+def test_note_text_holding_the_emb_token_is_rejected():
+    with pytest.raises(ValueError, match="'content' contains the reserved token"):
+        NoteCompressionPrompt().render(TOKENIZER, Note("bad", content="a [EMB] b"))
+
+
+note_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=3000)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    title=note_text,
+    content=note_text,
+    hashtags=st.lists(st.text(min_size=1, max_size=40), max_size=30),
+    category=st.text(max_size=50),
+    task=st.sampled_from(["category", "hashtag"]),
+    preset=st.sampled_from(["en", "zh"]),
+)
+def test_no_note_loses_the_emb_suffix(title, content, hashtags, category, task, preset):
+    try:
+        note = Note("p", title=title, content=content, hashtags=hashtags, category=category)
+    except ValueError:
+        return  # all-empty notes are rejected, tested above
+    if "[EMB]" in title + content + category + "".join(hashtags):
+        return
+    if task == "hashtag" and not note.hashtags:
+        task = "category"
+    prompt = NoteCompressionPrompt(preset)
+    hashtags_out = note.hashtags[:1] if task == "hashtag" else ()
+    example = prompt.tokenize(TOKENIZER, note, task, hashtags=hashtags_out)
+    assert example.input_ids.count(EMB_ID) == 1
+    guidance = "The category is:" if preset == "en" and task == "category" else None
+    prompt_part = TOKENIZER.decode([t for t, label in zip(example.input_ids, example.labels) if label == -100])
+    if guidance:
+        assert prompt_part.endswith('"[EMB]". ' + guidance)
+    ids = prompt.embedding_input_ids(TOKENIZER, note)
+    assert ids[-1] == EMB_ID and ids.count(EMB_ID) == 1
