@@ -21,14 +21,62 @@ CORPUS = [
 ]
 
 TOY_NOTES = [
-    {"note_id": "pasta", "title": "Quick pasta recipe", "content": "Boil pasta, add tomato.", "hashtags": ["food", "recipe", "pasta"], "category": "Food"},
-    {"note_id": "pizza", "title": "Home pizza", "content": "Dough, tomato and cheese.", "hashtags": ["food", "pizza"], "category": "Food"},
-    {"note_id": "hike", "title": "Mountain hike", "content": "A long trail to the top.", "hashtags": ["travel", "hiking"], "category": "Travel"},
-    {"note_id": "beach", "title": "Beach trip", "content": "Sun, sand and sea.", "hashtags": ["travel", "beach"], "category": "Travel"},
-    {"note_id": "guitar", "title": "Guitar chords", "content": "Learn three chords.", "hashtags": ["music", "guitar"], "category": "Music"},
-    {"note_id": "piano", "title": "Piano scales", "content": "Practice scales daily.", "hashtags": ["music", "piano"], "category": "Music"},
-    {"note_id": "run", "title": "Morning run", "content": "Five km before work.", "hashtags": ["sports", "running"], "category": "Sports"},
-    {"note_id": "swim", "title": "Swimming drills", "content": "Improve your stroke.", "hashtags": ["sports", "swimming"], "category": "Sports"},
+    {
+        "note_id": "pasta",
+        "title": "Quick pasta recipe",
+        "content": "Boil pasta, add tomato.",
+        "hashtags": ["food", "recipe", "pasta"],
+        "category": "Food",
+    },
+    {
+        "note_id": "pizza",
+        "title": "Home pizza",
+        "content": "Dough, tomato and cheese.",
+        "hashtags": ["food", "pizza"],
+        "category": "Food",
+    },
+    {
+        "note_id": "hike",
+        "title": "Mountain hike",
+        "content": "A long trail to the top.",
+        "hashtags": ["travel", "hiking"],
+        "category": "Travel",
+    },
+    {
+        "note_id": "beach",
+        "title": "Beach trip",
+        "content": "Sun, sand and sea.",
+        "hashtags": ["travel", "beach"],
+        "category": "Travel",
+    },
+    {
+        "note_id": "guitar",
+        "title": "Guitar chords",
+        "content": "Learn three chords.",
+        "hashtags": ["music", "guitar"],
+        "category": "Music",
+    },
+    {
+        "note_id": "piano",
+        "title": "Piano scales",
+        "content": "Practice scales daily.",
+        "hashtags": ["music", "piano"],
+        "category": "Music",
+    },
+    {
+        "note_id": "run",
+        "title": "Morning run",
+        "content": "Five km before work.",
+        "hashtags": ["sports", "running"],
+        "category": "Sports",
+    },
+    {
+        "note_id": "swim",
+        "title": "Swimming drills",
+        "content": "Improve your stroke.",
+        "hashtags": ["sports", "swimming"],
+        "category": "Sports",
+    },
 ]
 TOY_PAIRS = [("pasta", "pizza"), ("hike", "beach"), ("guitar", "piano"), ("run", "swim")]
 
@@ -47,8 +95,15 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
 def tiny_backbone(arch: str, vocab_size: int) -> torch.nn.Module:
     torch.manual_seed(0)
     common = dict(
-        vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=512, bos_token_id=0, eos_token_id=1,
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=0,
+        eos_token_id=1,
     )
     if arch == "llama":
         return LlamaForCausalLM(LlamaConfig(**common, tie_word_embeddings=True))

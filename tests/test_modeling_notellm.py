@@ -5,11 +5,10 @@ import textwrap
 
 import pytest
 import torch
+from conftest import TOY_NOTES, build_tokenizer, make_model, tiny_backbone
 from transformers import AutoConfig, AutoModel
 
 from notellm_hf import Note, NoteLLMConfig, NoteLLMForEmbeddingAndGeneration
-
-from conftest import TOY_NOTES, build_tokenizer, make_model, tiny_backbone
 
 
 def category_ids(model, tokenizer, note):
@@ -72,12 +71,17 @@ def test_encode_notes_is_batch_and_padding_invariant(tiny):
     torch.testing.assert_close(batched, one_by_one, atol=1e-5, rtol=1e-4)
     assert torch.allclose(batched.norm(dim=1), torch.ones(len(TOY_NOTES)), atol=1e-5)
     # Left padding (as a user batching with the tokenizer would) gives the same embeddings.
-    seqs = [category_ids(model, tokenizer, n)[: category_ids(model, tokenizer, n).index(model.config.emb_token_id) + 1] for n in TOY_NOTES[:3]]
+    seqs = [
+        category_ids(model, tokenizer, n)[: category_ids(model, tokenizer, n).index(model.config.emb_token_id) + 1]
+        for n in TOY_NOTES[:3]
+    ]
     width = max(map(len, seqs))
     ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(s)) + s for s in seqs])
     mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])
     with torch.no_grad():
-        torch.testing.assert_close(model(input_ids=ids, attention_mask=mask).embeddings, batched[:3], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            model(input_ids=ids, attention_mask=mask).embeddings, batched[:3], atol=1e-5, rtol=1e-4
+        )
     assert model.training  # encode_notes restores the training mode it found
 
 
@@ -119,13 +123,17 @@ def test_save_and_reload_with_the_package(tmp_path, tiny):
     model, tokenizer = tiny
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    assert {"configuration_notellm.py", "modeling_notellm.py", "prompting_notellm.py"} <= {p.name for p in tmp_path.iterdir()}
+    assert {"configuration_notellm.py", "modeling_notellm.py", "prompting_notellm.py"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["auto_map"]["AutoModel"] == "modeling_notellm.NoteLLMForEmbeddingAndGeneration"
     assert isinstance(AutoConfig.from_pretrained(tmp_path), NoteLLMConfig)
     reloaded = AutoModel.from_pretrained(tmp_path)
     assert type(reloaded) is NoteLLMForEmbeddingAndGeneration
-    torch.testing.assert_close(reloaded.encode_notes(tokenizer, TOY_NOTES), model.encode_notes(tokenizer, TOY_NOTES), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        reloaded.encode_notes(tokenizer, TOY_NOTES), model.encode_notes(tokenizer, TOY_NOTES), atol=1e-6, rtol=0
+    )
     torch.testing.assert_close(reloaded.logit_scale.tau, model.logit_scale.tau)
 
 
@@ -154,7 +162,9 @@ def test_remote_code_loads_without_the_package(tmp_path, tiny):
     notes = TOY_NOTES[:4]
     result = subprocess.run(
         [sys.executable, "-c", REMOTE_SCRIPT, str(tmp_path), json.dumps(notes)],
-        capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")},
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])

@@ -2,12 +2,11 @@ import json
 import random
 
 import pytest
+from conftest import build_tokenizer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notellm_hf import Note, NoteCompressionPrompt, PromptTemplate
-
-from conftest import build_tokenizer
 
 TOKENIZER = build_tokenizer()
 TOKENIZER.add_special_tokens({"extra_special_tokens": ["[EMB]"]})
@@ -34,7 +33,8 @@ def test_english_hashtag_prompt_removes_hashtags_from_input():
 def test_chinese_preset_mirrors_authors_code():
     note = Note("z", title="北京旅行", content="故宫和长城", hashtags=["旅行", "北京"], category="旅游")
     text, output = NoteCompressionPrompt("zh").render(TOKENIZER, note, "category")
-    assert text == '笔记：{"标题": "北京旅行", "话题": "旅行，北京", "内容": "故宫和长城"}，压缩为一个词：“[EMB]”。生成笔记类目：'
+    expected_note = '{"标题": "北京旅行", "话题": "旅行，北京", "内容": "故宫和长城"}'
+    assert text == f"笔记：{expected_note}，压缩为一个词：“[EMB]”。生成笔记类目："
     assert output == "旅游"
     text, output = NoteCompressionPrompt("zh").render(TOKENIZER, note, "hashtag", hashtags=("北京",))
     assert text.endswith("生成笔记1个话题：") and '"话题": "旅行"' in text and output == "北京"
@@ -44,7 +44,11 @@ def test_custom_template_round_trips_through_dict():
     template = PromptTemplate(
         category_template="Note {note} -> {emb}. Category:",
         hashtag_template="Note {note} -> {emb}. {j} tags:",
-        title_key="t", topic_key="h", content_key="c", topic_separator="; ", output_separator=" ",
+        title_key="t",
+        topic_key="h",
+        content_key="c",
+        topic_separator="; ",
+        output_separator=" ",
     )
     prompt = NoteCompressionPrompt(template, title_max_tokens=5)
     restored = NoteCompressionPrompt.from_dict(json.loads(json.dumps(prompt.to_dict())))
@@ -151,7 +155,9 @@ def test_no_note_loses_the_emb_suffix(title, content, hashtags, category, task, 
     example = prompt.tokenize(TOKENIZER, note, task, hashtags=hashtags_out)
     assert example.input_ids.count(EMB_ID) == 1
     guidance = "The category is:" if preset == "en" and task == "category" else None
-    prompt_part = TOKENIZER.decode([t for t, label in zip(example.input_ids, example.labels) if label == -100])
+    prompt_part = TOKENIZER.decode(
+        [t for t, label in zip(example.input_ids, example.labels, strict=True) if label == -100]
+    )
     if guidance:
         assert prompt_part.endswith('"[EMB]". ' + guidance)
     ids = prompt.embedding_input_ids(TOKENIZER, note)

@@ -39,7 +39,9 @@ class NoteLLMCollator:
         if not 0.0 <= self.hashtag_ratio <= 1.0:
             raise ValueError(f"hashtag_ratio must be in [0, 1], got {self.hashtag_ratio}")
         if self.tokenizer.pad_token_id is None:
-            raise ValueError("the tokenizer has no pad token: build it with NoteLLMForEmbeddingAndGeneration.from_backbone")
+            raise ValueError(
+                "the tokenizer has no pad token: build it with NoteLLMForEmbeddingAndGeneration.from_backbone"
+            )
         self._rng = random.Random(self.seed)
 
     def _pair(self, index: int, feature: dict[str, Any]) -> tuple[Note, Note]:
@@ -51,7 +53,9 @@ class NoteLLMCollator:
             ) from error
         anchor, positive = Note.from_any(anchor), Note.from_any(positive)
         if anchor.note_id == positive.note_id:
-            raise ValueError(f"pair {index}: both sides are note {anchor.note_id!r}; a note is not its own related note")
+            raise ValueError(
+                f"pair {index}: both sides are note {anchor.note_id!r}; a note is not its own related note"
+            )
         return anchor, positive
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:

@@ -17,7 +17,9 @@ def lora_config_for(model: NoteLLMForEmbeddingAndGeneration, **lora_kwargs: Any)
     head and the logit scale are saved in full, and only the ``[EMB]`` row of the input embeddings trains.
     """
     decoder = model.language_model.get_decoder()
-    targets = sorted({name.rsplit(".", 1)[-1] for name, module in decoder.named_modules() if isinstance(module, nn.Linear)})
+    targets = sorted(
+        {name.rsplit(".", 1)[-1] for name, module in decoder.named_modules() if isinstance(module, nn.Linear)}
+    )
     embeddings = model.get_input_embeddings()
     embedding_name = next(name for name, module in model.named_modules() if module is embeddings).rsplit(".", 1)[-1]
     lora_kwargs.setdefault("target_modules", targets)
@@ -26,6 +28,8 @@ def lora_config_for(model: NoteLLMForEmbeddingAndGeneration, **lora_kwargs: Any)
     return LoraConfig(**lora_kwargs)
 
 
-def apply_lora(model: NoteLLMForEmbeddingAndGeneration, config: LoraConfig | None = None, **lora_kwargs: Any) -> PeftModel:
+def apply_lora(
+    model: NoteLLMForEmbeddingAndGeneration, config: LoraConfig | None = None, **lora_kwargs: Any
+) -> PeftModel:
     """Wraps NoteLLM with LoRA adapters (``lora_kwargs`` go to [`lora_config_for`] when no config is given)."""
     return get_peft_model(model, config or lora_config_for(model, **lora_kwargs))

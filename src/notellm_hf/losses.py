@@ -31,8 +31,9 @@ class NoteLLMContrastiveLoss(nn.Module):
 
     With several processes every rank scores its notes against the notes of all ranks. By default the
     gather keeps the gradient, so loss and gradients equal those of one process holding the whole batch.
-    ``paper_compat=True`` reproduces the authors' gather without gradient: the contrastive gradient then
-    shrinks by 1 / world_size while the generation gradient does not (alpha is effectively alpha * world_size).
+    ``paper_compat=True`` reproduces the authors' gather without gradient: no gradient flows through the other
+    processes' notes, so the contrastive gradient shrinks as processes are added (towards 1 / world_size of the
+    key-side terms) while the generation gradient does not; alpha is then effectively larger.
     """
 
     def __init__(self, gather_across_processes: bool = True, paper_compat: bool = False) -> None:
@@ -60,7 +61,9 @@ class NoteLLMContrastiveLoss(nn.Module):
             gathered = list(torch.distributed.nn.functional.all_gather(embeddings))
         return torch.cat(gathered), torch.cat(keys), rank * embeddings.shape[0]
 
-    def forward(self, embeddings: torch.Tensor, note_keys: torch.Tensor, logit_scale: torch.Tensor) -> ContrastiveLossOutput:
+    def forward(
+        self, embeddings: torch.Tensor, note_keys: torch.Tensor, logit_scale: torch.Tensor
+    ) -> ContrastiveLossOutput:
         n = embeddings.shape[0]
         if n < 2 or n % 2:
             raise ValueError(f"expected 2B rows ordered [anchors; positives], got {n}")

@@ -51,7 +51,9 @@ def _load_backbone(source: str | Path, dtype: Any = None) -> tuple[PreTrainedMod
     """Loads a causal LM and its tokenizer from a Hub id, a local folder or a ``.gguf`` file."""
     path = Path(str(source))
     if path.suffix != ".gguf":
-        return AutoModelForCausalLM.from_pretrained(str(source), dtype=dtype), AutoTokenizer.from_pretrained(str(source))
+        return AutoModelForCausalLM.from_pretrained(str(source), dtype=dtype), AutoTokenizer.from_pretrained(
+            str(source)
+        )
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     quantized = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
     # A GGUF-loaded model is not serialisable; a plain model built from its config with the
@@ -295,9 +297,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             prompt.tokenize(tokenizer, note, "hashtag", num_hashtags=num_hashtags, with_output=False).input_ids
             for note in self._notes(notes)
         ]
-        texts = self._generate_outputs(
-            tokenizer, prompts, max_new_tokens or prompt.output_max_tokens, batch_size
-        )
+        texts = self._generate_outputs(tokenizer, prompts, max_new_tokens or prompt.output_max_tokens, batch_size)
         return [prompt.split_hashtags(text)[:num_hashtags] for text in texts]
 
     def generate_category(
@@ -310,7 +310,9 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
     ) -> list[str]:
         """Generates each note's category; with ``categories`` decoding can only spell a list member."""
         prompt = self.note_prompt
-        prompts = [prompt.tokenize(tokenizer, note, "category", with_output=False).input_ids for note in self._notes(notes)]
+        prompts = [
+            prompt.tokenize(tokenizer, note, "category", with_output=False).input_ids for note in self._notes(notes)
+        ]
         constraint = None
         if categories is not None:
             constraint = _CategoryTrie([prompt.output_ids(tokenizer, c) for c in categories], tokenizer.eos_token_id)

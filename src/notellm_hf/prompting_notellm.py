@@ -51,23 +51,18 @@ class Note:
             if value is None:
                 value = ""
             if not isinstance(value, str):
-                raise ValueError(
-                    f"note {self.note_id!r}: field {name!r} must be a string, got {type(value).__name__}"
-                )
+                raise ValueError(f"note {self.note_id!r}: field {name!r} must be a string, got {type(value).__name__}")
             object.__setattr__(self, name, value.strip())
         hashtags = self.hashtags
         if hashtags is None:
             hashtags = ()
         if isinstance(hashtags, str) or not isinstance(hashtags, (list, tuple)):
             raise ValueError(
-                f"note {self.note_id!r}: field 'hashtags' must be a list of strings, "
-                f"got {type(hashtags).__name__}"
+                f"note {self.note_id!r}: field 'hashtags' must be a list of strings, got {type(hashtags).__name__}"
             )
         for tag in hashtags:
             if not isinstance(tag, str):
-                raise ValueError(
-                    f"note {self.note_id!r}: field 'hashtags' must hold strings, got {type(tag).__name__}"
-                )
+                raise ValueError(f"note {self.note_id!r}: field 'hashtags' must hold strings, got {type(tag).__name__}")
         object.__setattr__(self, "hashtags", tuple(tag.strip() for tag in hashtags if tag.strip()))
         if not (self.title or self.content or self.hashtags):
             raise ValueError(f"note {self.note_id!r}: title, content and hashtags are all empty")
@@ -200,7 +195,9 @@ class NoteCompressionPrompt:
     def _check_no_special_text(self, note: Note) -> None:
         for name in ("title", "content", "category"):
             if self.emb_token in getattr(note, name):
-                raise ValueError(f"note {note.note_id!r}: field {name!r} contains the reserved token {self.emb_token!r}")
+                raise ValueError(
+                    f"note {note.note_id!r}: field {name!r} contains the reserved token {self.emb_token!r}"
+                )
         if any(self.emb_token in tag for tag in note.hashtags):
             raise ValueError(f"note {note.note_id!r}: field 'hashtags' contains the reserved token {self.emb_token!r}")
 
@@ -236,9 +233,7 @@ class NoteCompressionPrompt:
                 rest = [tag for tag in note.hashtags if tag not in hashtags]
                 fields_[tpl.topic_key] = self._truncate(tokenizer, sep.join(rest), self.topic_max_tokens)
             fields_[tpl.content_key] = content
-            text = tpl.hashtag_template.format(
-                note=json.dumps(fields_, ensure_ascii=False), emb=self.emb_token, j=j
-            )
+            text = tpl.hashtag_template.format(note=json.dumps(fields_, ensure_ascii=False), emb=self.emb_token, j=j)
             output = sep.join(hashtags)
         else:
             raise ValueError(f"unknown prompt task {task!r}; use 'category' or 'hashtag'")

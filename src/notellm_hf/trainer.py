@@ -76,6 +76,8 @@ class NoteLLMTrainer(Trainer):
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         mode = "train" if self.model.training else "eval"
         prefix = "eval_" if mode == "eval" else ""
-        averaged = {f"{prefix}{key}": sum(values) / len(values) for key, values in self._metrics[mode].items() if values}
+        averaged = {
+            f"{prefix}{key}": sum(values) / len(values) for key, values in self._metrics[mode].items() if values
+        }
         self._metrics[mode].clear()
         super().log({**logs, **averaged}, start_time)

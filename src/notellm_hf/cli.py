@@ -1,0 +1,80 @@
+"""The ``notellm`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+
+def _load(model_dir: str):
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(model_dir, trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=True)
+    return model, tokenizer
+
+
+def _encode(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from .notes import read_notes_jsonl
+
+    notes = read_notes_jsonl(args.notes)
+    model, tokenizer = _load(args.model)
+    embeddings = model.encode_notes(tokenizer, notes, batch_size=args.batch_size, show_progress_bar=True)
+    np.save(args.output, embeddings.numpy())
+    with open(f"{args.output}.ids.txt", "w", encoding="utf-8") as handle:
+        handle.writelines(f"{note.note_id}\n" for note in notes)
+    print(f"wrote {tuple(embeddings.shape)} embeddings to {args.output} (note ids: {args.output}.ids.txt)")
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from .notes import read_notes_jsonl
+
+    notes = read_notes_jsonl(args.notes)
+    model, tokenizer = _load(args.model)
+    if args.task == "category":
+        categories = [c.strip() for c in args.categories.split(",")] if args.categories else None
+        outputs = model.generate_category(tokenizer, notes, categories=categories, batch_size=args.batch_size)
+    else:
+        outputs = model.generate_hashtags(tokenizer, notes, num_hashtags=args.num_hashtags, batch_size=args.batch_size)
+    for note, output in zip(notes, outputs, strict=True):
+        print(json.dumps({"note_id": note.note_id, args.task: output}, ensure_ascii=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notellm", description="NoteLLM: note embeddings, hashtags and categories.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    encode = commands.add_parser("encode", help="embed notes (JSONL) with a NoteLLM model folder or Hub id")
+    encode.add_argument("--model", required=True)
+    encode.add_argument("--notes", required=True, help="JSONL: note_id, title, content, hashtags, category")
+    encode.add_argument("--output", required=True, help=".npy file for the (n, d) embeddings")
+    encode.add_argument("--batch-size", type=int, default=32)
+    encode.set_defaults(run=_encode)
+
+    generate = commands.add_parser("generate", help="generate each note's category or hashtags")
+    generate.add_argument("--model", required=True)
+    generate.add_argument("--notes", required=True)
+    generate.add_argument("--task", choices=["category", "hashtags"], default="category")
+    generate.add_argument("--categories", help="comma-separated closed category list (constrained decoding)")
+    generate.add_argument("--num-hashtags", type=int, default=3)
+    generate.add_argument("--batch-size", type=int, default=16)
+    generate.set_defaults(run=_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"notellm: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

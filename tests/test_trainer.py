@@ -1,0 +1,83 @@
+import math
+
+import pytest
+from conftest import TOY_NOTES, TOY_PAIRS, make_model
+from datasets import Dataset
+
+from notellm_hf import NoteLLMTrainer, NoteLLMTrainingArguments
+
+NOTES = {n["note_id"]: n for n in TOY_NOTES}
+
+
+def pair_dataset(repeat: int = 8) -> Dataset:
+    return Dataset.from_list([{"anchor": NOTES[a], "positive": NOTES[b]} for a, b in TOY_PAIRS] * repeat)
+
+
+def training_args(tmp_path, **overrides) -> NoteLLMTrainingArguments:
+    settings = dict(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        learning_rate=3e-3,
+        max_steps=30,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        seed=0,
+        warmup_steps=0,
+        lr_scheduler_type="constant",
+    )
+    settings.update(overrides)
+    return NoteLLMTrainingArguments(**settings)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_thirty_steps_lower_both_loss_components(tmp_path, arch):
+    model, tokenizer = make_model(arch)
+    trainer = NoteLLMTrainer(
+        model=model, args=training_args(tmp_path, alpha=1.0), train_dataset=pair_dataset(), processing_class=tokenizer
+    )
+    trainer.train()
+    logs = [entry for entry in trainer.state.log_history if "loss_contrastive" in entry]
+    assert len(logs) == 30
+    first, last = logs[:5], logs[-5:]
+
+    def mean(key, rows):
+        return sum(r[key] for r in rows) / len(rows)
+
+    # 4 pairs = 8 notes: a random embedding scores about ln(7) per note.
+    assert mean("loss_contrastive", first) > 0.5 * math.log(7)
+    assert mean("loss_contrastive", last) < 0.5 * mean("loss_contrastive", first)
+    assert mean("loss_generation", last) < 0.7 * mean("loss_generation", first)
+    assert mean("retrieval_accuracy", last) > mean("retrieval_accuracy", first)
+    assert all("logit_scale" in r for r in logs)
+    # The joint loss the Trainer logs is (L_cl + alpha L_gen) / (1 + alpha) with alpha = 1.
+    r = logs[-1]
+    assert r["loss"] == pytest.approx((r["loss_contrastive"] + r["loss_generation"]) / 2, rel=1e-3)
+
+
+def test_temperature_is_trained_without_weight_decay(tmp_path):
+    model, tokenizer = make_model("llama")
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=training_args(tmp_path, weight_decay=0.1, max_steps=1),
+        train_dataset=pair_dataset(),
+        processing_class=tokenizer,
+    )
+    decayed = trainer.get_decay_parameter_names(model)
+    assert "logit_scale.tau" not in decayed and "embedding_head.weight" in decayed
+    before = model.logit_scale.tau.item()
+    trainer.train()
+    assert model.logit_scale.tau.item() != before
+
+
+def test_arguments_are_validated(tmp_path):
+    with pytest.raises(ValueError, match="alpha"):
+        training_args(tmp_path, alpha=-1)
+    with pytest.raises(ValueError, match="hashtag_ratio"):
+        training_args(tmp_path, hashtag_ratio=2)
+    with pytest.raises(ValueError, match="remove_unused_columns"):
+        training_args(tmp_path, remove_unused_columns=True)
+    model, tokenizer = make_model("llama")
+    with pytest.raises(ValueError, match="processing_class"):
+        NoteLLMTrainer(model=model, args=training_args(tmp_path), train_dataset=pair_dataset())
