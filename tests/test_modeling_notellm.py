@@ -170,3 +170,33 @@ def test_remote_code_loads_without_the_package(tmp_path, tiny):
     out = json.loads(result.stdout.strip().splitlines()[-1])
     torch.testing.assert_close(torch.tensor(out["emb"]), model.encode_notes(tokenizer, notes), atol=1e-6, rtol=0)
     assert set(out["cats"]) <= {"Food", "Travel"} and out["padding_side"] == "left"
+
+
+def test_from_backbone_loads_a_local_folder(tmp_path):
+    tokenizer = build_tokenizer()
+    backbone = tiny_backbone("qwen2", len(tokenizer))
+    backbone.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    model, loaded_tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(str(tmp_path), embedding_dim=8)
+    assert model.config.text_config.model_type == "qwen2"
+    assert model.encode_notes(loaded_tokenizer, TOY_NOTES[:2]).shape == (2, 8)
+
+
+def test_odd_notes_encode_within_budget(tiny):
+    model, tokenizer = tiny
+    odd = [
+        {"note_id": "huge", "title": "t", "content": "pasta tomato " * 10_000},
+        {"note_id": "emoji", "title": "🍜🎸🏔️", "content": "😀" * 500},
+        {"note_id": "cjk", "title": "北京旅行", "content": "故宫和长城" * 1000, "hashtags": ["旅行"]},
+    ]
+    embeddings = model.encode_notes(tokenizer, odd)
+    assert torch.isfinite(embeddings).all()
+    for note in odd:
+        assert len(category_ids(model, tokenizer, note)) < 250  # 20 + 80 + 40 token budgets plus the template
+
+
+def test_rows_without_labels_give_a_zero_not_nan_generation_loss(tiny):
+    model, tokenizer = tiny
+    ids = torch.tensor([category_ids(model, tokenizer, TOY_NOTES[0])])
+    loss = model(input_ids=ids, labels=torch.full_like(ids, -100)).loss
+    assert loss.item() == 0.0 and loss.requires_grad
