@@ -1,0 +1,107 @@
+import random
+from collections import defaultdict
+from fractions import Fraction
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from notellm_hf.pairs import build_cooccurrence_pairs
+
+
+def reference_pairs(clicks, upper=30.0, lower=0.01, top_t=10, ordered=True, max_history=None):
+    """Loop-by-loop version of the paper's rule, with exact fractions."""
+    by_user = defaultdict(list)
+    for user, note, time in clicks:
+        by_user[user].append((time, note))
+    scores = defaultdict(Fraction)
+    for events in by_user.values():
+        if max_history is not None:
+            events = sorted(events, key=lambda e: (e[0], e[1]), reverse=True)[:max_history]
+        first, last = {}, {}
+        for time, note in events:
+            first[note] = min(first.get(note, time), time)
+            last[note] = max(last.get(note, time), time)
+        notes = sorted(first)
+        if len(notes) < 2:
+            continue
+        weight = Fraction(1, len(notes))
+        for a in notes:
+            for b in notes:
+                if a != b and (not ordered or first[a] < last[b]):
+                    scores[(a, b)] += weight
+    kept = defaultdict(list)
+    for (a, b), score in scores.items():
+        score = round(float(score), 12)
+        if lower <= score <= upper:
+            kept[a].append((-score, b))
+    rows = []
+    for a in sorted(kept):
+        for negative, b in sorted(kept[a])[:top_t]:
+            rows.append((a, b, -negative))
+    return rows
+
+
+def random_log(seed, users=60, notes=25, clicks=500):
+    rng = random.Random(seed)
+    return [(rng.randrange(users), f"n{rng.randrange(notes):02d}", rng.randrange(40)) for _ in range(clicks)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(
+    "options",
+    [dict(), dict(ordered=False), dict(max_history=5), dict(top_t=3, lower=0.05, upper=0.6), dict(lower=0.0)],
+)
+def test_agrees_exactly_with_the_reference(seed, options):
+    log = random_log(seed)
+    frame = pd.DataFrame(log, columns=["user_id", "note_id", "timestamp"])
+    got = build_cooccurrence_pairs(frame, **options)
+    assert list(got.columns) == ["note_id_a", "note_id_b", "score"]
+    assert list(got.itertuples(index=False, name=None)) == reference_pairs(log, **options)
+
+
+def test_hand_computed_example():
+    log = [(1, "a", 1), (1, "b", 2), (1, "c", 3), (2, "a", 5), (2, "b", 4), (3, "a", 1)]
+    frame = pd.DataFrame(log, columns=["user_id", "note_id", "timestamp"])
+    got = build_cooccurrence_pairs(frame, lower=0)
+    assert list(got.itertuples(index=False, name=None)) == [
+        ("a", "b", round(1 / 3, 12)),
+        ("a", "c", round(1 / 3, 12)),
+        ("b", "a", 0.5),
+        ("b", "c", round(1 / 3, 12)),
+    ]
+
+
+def test_files_and_arrow_tables_give_the_same_pairs(tmp_path):
+    frame = pd.DataFrame(random_log(7), columns=["user_id", "note_id", "timestamp"])
+    expected = build_cooccurrence_pairs(frame)
+    frame.to_parquet(tmp_path / "clicks.parquet")
+    frame.to_csv(tmp_path / "clicks.csv", index=False)
+    for source in (tmp_path / "clicks.parquet", str(tmp_path / "clicks.csv"), pa.Table.from_pandas(frame)):
+        pd.testing.assert_frame_equal(build_cooccurrence_pairs(source), expected)
+
+
+@pytest.mark.parametrize(
+    "frame, message",
+    [
+        (pd.DataFrame({"user_id": [1], "note_id": ["a"]}), r"missing click columns \['timestamp'\]"),
+        (pd.DataFrame({"user_id": [1, 1], "note_id": ["a", "b"], "timestamp": [1, None]}), "1 clicks have no timestamp"),
+        (pd.DataFrame({"user_id": [1], "note_id": [None], "timestamp": [1]}), "1 clicks have no note_id"),
+        (pd.DataFrame({"user_id": [], "note_id": [], "timestamp": []}), "empty"),
+    ],
+)
+def test_bad_logs_fail_clearly(frame, message):
+    with pytest.raises(ValueError, match=message):
+        build_cooccurrence_pairs(frame)
+
+
+def test_bad_arguments_and_sources_fail_clearly(tmp_path):
+    frame = pd.DataFrame(random_log(1), columns=["user_id", "note_id", "timestamp"])
+    with pytest.raises(ValueError, match="upper"):
+        build_cooccurrence_pairs(frame, upper=0.001, lower=0.01)
+    with pytest.raises(ValueError, match="top_t"):
+        build_cooccurrence_pairs(frame, top_t=0)
+    with pytest.raises(FileNotFoundError):
+        build_cooccurrence_pairs(tmp_path / "missing.parquet")
+    with pytest.raises(ValueError, match="unsupported file type"):
+        build_cooccurrence_pairs(__file__)
