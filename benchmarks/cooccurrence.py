@@ -107,7 +107,8 @@ def main() -> None:
     slow = measure("python", small_clicks, small_users, args.notes // 10, args.max_length, args.max_history)
     print(
         f"100k clicks: duckdb {fast['seconds']:.2f} s, python reference {slow['seconds']:.2f} s, "
-        f"speed ratio {slow['seconds'] / fast['seconds']:.1f}x (same {fast['pairs']:,} pairs: {fast['pairs'] == slow['pairs']})"
+        f"speed ratio {slow['seconds'] / fast['seconds']:.1f}x "
+        f"(same {fast['pairs']:,} pairs: {fast['pairs'] == slow['pairs']})"
     )
 
 

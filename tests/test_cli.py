@@ -60,3 +60,18 @@ def test_bad_note_files_fail_with_the_line_named(tmp_path, model_dir, capsys, li
     assert main(["encode", "--model", str(folder), "--notes", str(path), "--output", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_pairs_command_writes_the_builders_pairs(tmp_path, capsys):
+    import pandas as pd
+
+    from notellm_hf.pairs import build_cooccurrence_pairs
+
+    log = pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "note_id": ["a", "b", "c", "a", "b"], "timestamp": [1, 2, 3, 5, 4]})
+    log.to_csv(tmp_path / "clicks.csv", index=False)
+    out = tmp_path / "pairs.parquet"
+    assert main(["pairs", str(tmp_path / "clicks.csv"), str(out), "--top-t", "1", "--lower", "0.1"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out), build_cooccurrence_pairs(log, top_t=1, lower=0.1))
+    assert "wrote 2 pairs over 2 notes" in capsys.readouterr().out
+    assert main(["pairs", str(tmp_path / "clicks.csv"), str(tmp_path / "pairs.txt")]) == 2
+    assert not (tmp_path / "pairs.txt").exists()

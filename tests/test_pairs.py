@@ -85,7 +85,10 @@ def test_files_and_arrow_tables_give_the_same_pairs(tmp_path):
     "frame, message",
     [
         (pd.DataFrame({"user_id": [1], "note_id": ["a"]}), r"missing click columns \['timestamp'\]"),
-        (pd.DataFrame({"user_id": [1, 1], "note_id": ["a", "b"], "timestamp": [1, None]}), "1 clicks have no timestamp"),
+        (
+            pd.DataFrame({"user_id": [1, 1], "note_id": ["a", "b"], "timestamp": [1, None]}),
+            "1 clicks have no timestamp",
+        ),
         (pd.DataFrame({"user_id": [1], "note_id": [None], "timestamp": [1]}), "1 clicks have no note_id"),
         (pd.DataFrame({"user_id": [], "note_id": [], "timestamp": []}), "empty"),
     ],
@@ -105,3 +108,11 @@ def test_bad_arguments_and_sources_fail_clearly(tmp_path):
         build_cooccurrence_pairs(tmp_path / "missing.parquet")
     with pytest.raises(ValueError, match="unsupported file type"):
         build_cooccurrence_pairs(__file__)
+
+
+def test_partitioned_aggregation_gives_the_same_pairs():
+    frame = pd.DataFrame(random_log(3, clicks=2000), columns=["user_id", "note_id", "timestamp"])
+    for ordered in (True, False):
+        whole = build_cooccurrence_pairs(frame, ordered=ordered, lower=0)
+        parts = build_cooccurrence_pairs(frame, ordered=ordered, lower=0, pairs_per_partition=500)
+        pd.testing.assert_frame_equal(parts, whole)

@@ -44,6 +44,22 @@ def _generate(args: argparse.Namespace) -> None:
         print(json.dumps({"note_id": note.note_id, args.task: output}, ensure_ascii=False))
 
 
+def _pairs(args: argparse.Namespace) -> None:
+    from .pairs import build_cooccurrence_pairs, write_pairs
+
+    pairs = build_cooccurrence_pairs(
+        args.clicks,
+        upper=args.upper,
+        lower=args.lower,
+        top_t=args.top_t,
+        ordered=not args.unordered,
+        max_history=args.max_history,
+        progress=True,
+    )
+    write_pairs(pairs, args.output)
+    print(f"wrote {len(pairs):,} pairs over {pairs.note_id_a.nunique():,} notes to {args.output}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="notellm", description="NoteLLM: note embeddings, hashtags and categories.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--num-hashtags", type=int, default=3)
     generate.add_argument("--batch-size", type=int, default=16)
     generate.set_defaults(run=_generate)
+
+    pairs = commands.add_parser("pairs", help="related-note pairs from a click log (user_id, note_id, timestamp)")
+    pairs.add_argument("clicks", help="click log: .parquet, .csv, .tsv or .arrow")
+    pairs.add_argument("output", help="pairs file: .parquet, .csv or .jsonl (note_id_a, note_id_b, score)")
+    pairs.add_argument("--upper", type=float, default=30.0, help="drop pairs scoring above this (paper: 30)")
+    pairs.add_argument("--lower", type=float, default=0.01, help="drop pairs scoring below this (paper: 0.01)")
+    pairs.add_argument("--top-t", type=int, default=10, help="related notes kept per note (paper: 10)")
+    pairs.add_argument("--unordered", action="store_true", help="count both directions, ignoring click order")
+    pairs.add_argument("--max-history", type=int, help="keep only each user's most recent M clicks")
+    pairs.set_defaults(run=_pairs)
     return parser
 
 

@@ -67,6 +67,8 @@ def build_cooccurrence_pairs(
     max_history: int | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    progress: bool = False,
+    pairs_per_partition: int = 10_000_000,
 ) -> pd.DataFrame:
     """Related-note pairs from a click log (columns ``user_id``, ``note_id``, ``timestamp``).
 
@@ -77,6 +79,8 @@ def build_cooccurrence_pairs(
       clicks (ties by note id), bounding the per-user quadratic work.
     - Pairs scoring above ``upper`` or below ``lower`` are dropped; each note keeps its ``top_t`` best
       related notes (ties: smaller ``note_id_b`` first).
+
+    ``pairs_per_partition`` bounds the (user, pair) events aggregated at once, and so peak memory.
 
     Returns a pandas DataFrame with columns ``note_id_a``, ``note_id_b`` (note id type of the log) and
     ``score`` (float64, rounded to 12 decimals), sorted by ``note_id_a`` then descending score.
@@ -90,6 +94,9 @@ def build_cooccurrence_pairs(
     if max_history is not None and max_history < 2:
         raise ValueError(f"max_history must be >= 2 (or None), got {max_history}")
     con = duckdb.connect()
+    if progress:
+        con.execute("SET enable_progress_bar = true")
+        con.execute("SET enable_progress_bar_print = true")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
@@ -100,26 +107,62 @@ def build_cooccurrence_pairs(
         if max_history
         else ""
     )
+    # Notes get dense integer codes in id order (cheap to hash, same tie order); users with one note drop out.
+    con.sql(f"""
+        CREATE TEMP TABLE user_notes AS
+        SELECT user_id, note_id, min(timestamp) AS first_t, max(timestamp) AS last_t
+        FROM (SELECT * FROM clicks {history}) GROUP BY user_id, note_id
+    """).fetchall()
+    con.sql("""
+        CREATE TEMP TABLE codes AS
+        SELECT note_id, (row_number() OVER (ORDER BY note_id) - 1)::BIGINT AS code
+        FROM (SELECT DISTINCT note_id FROM user_notes)
+    """).fetchall()
+    con.sql("""
+        CREATE TEMP TABLE weighted AS
+        SELECT user_id, code, first_t, last_t, n, 1.0 / n AS w
+        FROM (SELECT *, count(*) OVER (PARTITION BY user_id) AS n FROM user_notes) JOIN codes USING (note_id)
+        WHERE n > 1
+    """).fetchall()
+    # The pair aggregate dominates time and memory: split it by query note so each part stays bounded
+    # (top-t is per query note, so the parts are independent and their union is exact).
+    events = con.sql("SELECT coalesce(sum(n - 1), 0) FROM weighted").fetchall()[0][0]
+    parts = max(1, -(-int(events) // (2 * pairs_per_partition if ordered else pairs_per_partition)))
     order_condition = "AND a.first_t < b.last_t" if ordered else ""
-    query = f"""
-        WITH recent AS (SELECT user_id, note_id, timestamp FROM clicks {history}),
-        user_notes AS (
-            SELECT user_id, note_id, min(timestamp) AS first_t, max(timestamp) AS last_t,
-                   count(*) OVER (PARTITION BY user_id) AS n
-            FROM recent GROUP BY user_id, note_id
-        ),
-        weighted AS (SELECT user_id, note_id, first_t, last_t, 1.0 / n AS w FROM user_notes WHERE n > 1),
-        scored AS (
-            SELECT a.note_id AS note_id_a, b.note_id AS note_id_b, round(sum(a.w), {SCORE_DECIMALS}) AS score
-            FROM weighted a JOIN weighted b
-              ON a.user_id = b.user_id AND a.note_id <> b.note_id {order_condition}
-            GROUP BY a.note_id, b.note_id
-        )
-        SELECT note_id_a, note_id_b, score FROM scored
-        WHERE score <= {float(upper)} AND score >= {float(lower)}
-        QUALIFY row_number() OVER (PARTITION BY note_id_a ORDER BY score DESC, note_id_b) <= {int(top_t)}
-        ORDER BY note_id_a, score DESC, note_id_b
-    """
-    pairs = con.sql(query).df()
+    con.sql("CREATE TEMP TABLE kept (code_a BIGINT, code_b BIGINT, score DOUBLE)").fetchall()
+    for part in range(parts):
+        con.sql(f"""
+            INSERT INTO kept
+            SELECT code_a, code_b, score FROM (
+                SELECT a.code AS code_a, b.code AS code_b, round(sum(a.w), {SCORE_DECIMALS}) AS score
+                FROM (SELECT * FROM weighted WHERE code % {parts} = {part}) a JOIN weighted b
+                  ON a.user_id = b.user_id AND a.code <> b.code {order_condition}
+                GROUP BY a.code, b.code
+            )
+            WHERE score <= {float(upper)} AND score >= {float(lower)}
+            QUALIFY row_number() OVER (PARTITION BY code_a ORDER BY score DESC, code_b) <= {int(top_t)}
+        """).fetchall()
+    pairs = con.sql("""
+        SELECT ca.note_id AS note_id_a, cb.note_id AS note_id_b, kept.score
+        FROM kept JOIN codes ca ON kept.code_a = ca.code JOIN codes cb ON kept.code_b = cb.code
+        ORDER BY kept.code_a, kept.score DESC, kept.code_b
+    """).df()
     con.close()
     return pairs.astype({"score": "float64"})
+
+
+def write_pairs(pairs: pd.DataFrame, path: str | Path) -> Path:
+    """Writes pairs to .parquet, .csv or .jsonl through a temporary file, so a failure leaves nothing half-written."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv", ".jsonl"):
+        raise ValueError(f"{path}: unsupported pairs file type {suffix!r} (use .parquet, .csv or .jsonl)")
+    partial = path.with_name(path.name + ".partial")
+    if suffix == ".parquet":
+        pairs.to_parquet(partial, index=False)
+    elif suffix == ".csv":
+        pairs.to_csv(partial, index=False)
+    else:
+        pairs.to_json(partial, orient="records", lines=True, force_ascii=False)
+    partial.replace(path)
+    return path
