@@ -37,7 +37,7 @@ def synthetic_log(clicks: int, users: int, notes: int, max_length: int, seed: in
 def run_one(args: argparse.Namespace) -> None:
     frame = synthetic_log(args.clicks, args.users, args.notes, args.max_length)
     if args.engine == "duckdb":
-        from notellm_hf.pairs import build_cooccurrence_pairs
+        from notellm_hf.data.pairs import build_cooccurrence_pairs
 
         start = time.perf_counter()
         count = len(build_cooccurrence_pairs(frame, max_history=args.max_history))

@@ -2,9 +2,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TOY_NOTES, make_model
 
 from notellm_hf.cli import main
+
+from conftest import TOY_NOTES, make_model
 
 
 @pytest.fixture
@@ -45,10 +46,10 @@ def test_generate_category_respects_the_closed_list(tmp_path, model_dir, capsys)
     [
         (
             ['{"note_id": "a", "title": "x"}', '{"note_id": "a", "title": "y"}'],
-            "notes.jsonl:2: note 'a' repeats line 1",
+            "row 2: note 'a' repeats row 1",
         ),
-        (['{"note_id": "a", "title": 1}'], "notes.jsonl:1: note 'a': field 'title' must be a string"),
-        (["{not json"], "notes.jsonl:1:"),
+        (['{"note_id": "a", "title": 1}'], "notes.jsonl: row 1: note 'a': field 'title' must be a string"),
+        (["{not json"], "notes.jsonl: row 1: not valid JSON"),
         ([""], "no notes"),
     ],
 )
@@ -65,7 +66,7 @@ def test_bad_note_files_fail_with_the_line_named(tmp_path, model_dir, capsys, li
 def test_pairs_command_writes_the_builders_pairs(tmp_path, capsys):
     import pandas as pd
 
-    from notellm_hf.pairs import build_cooccurrence_pairs
+    from notellm_hf.data.pairs import build_cooccurrence_pairs
 
     log = pd.DataFrame({"user_id": [1, 1, 1, 2, 2], "note_id": ["a", "b", "c", "a", "b"], "timestamp": [1, 2, 3, 5, 4]})
     log.to_csv(tmp_path / "clicks.csv", index=False)

@@ -1,8 +1,9 @@
 import pytest
 import torch
-from conftest import TOY_NOTES, build_tokenizer
 
 from notellm_hf import Note, NoteCompressionPrompt, NoteLLMCollator, note_key
+
+from conftest import TOY_NOTES, build_tokenizer
 
 NOTES = {n["note_id"]: n for n in TOY_NOTES}
 

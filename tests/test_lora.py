@@ -1,11 +1,12 @@
 import torch
-from conftest import TOY_NOTES, TOY_PAIRS, make_model
 from datasets import Dataset
 from peft import PeftModel
-from test_trainer import training_args
 from transformers import AutoModel
 
 from notellm_hf import NoteLLMForEmbeddingAndGeneration, NoteLLMTrainer, apply_lora
+
+from conftest import TOY_NOTES, TOY_PAIRS, make_model
+from test_trainer import training_args
 
 NOTES = {n["note_id"]: n for n in TOY_NOTES}
 

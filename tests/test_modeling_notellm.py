@@ -5,10 +5,11 @@ import textwrap
 
 import pytest
 import torch
-from conftest import TOY_NOTES, build_tokenizer, make_model, tiny_backbone
 from transformers import AutoConfig, AutoModel
 
 from notellm_hf import Note, NoteLLMConfig, NoteLLMForEmbeddingAndGeneration
+
+from conftest import TOY_NOTES, build_tokenizer, make_model, tiny_backbone
 
 
 def category_ids(model, tokenizer, note):

@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from notellm_hf.pairs import build_cooccurrence_pairs
+from notellm_hf.data.pairs import build_cooccurrence_pairs
 
 
 def reference_pairs(clicks, upper=30.0, lower=0.01, top_t=10, ordered=True, max_history=None):

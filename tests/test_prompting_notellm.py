@@ -2,11 +2,12 @@ import json
 import random
 
 import pytest
-from conftest import build_tokenizer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notellm_hf import Note, NoteCompressionPrompt, PromptTemplate
+
+from conftest import build_tokenizer
 
 TOKENIZER = build_tokenizer()
 TOKENIZER.add_special_tokens({"extra_special_tokens": ["[EMB]"]})

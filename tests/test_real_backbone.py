@@ -5,10 +5,11 @@ import pathlib
 
 import pytest
 import torch
-from conftest import TOY_NOTES
 from transformers import AutoModel, AutoTokenizer
 
 from notellm_hf import NoteLLMForEmbeddingAndGeneration
+
+from conftest import TOY_NOTES
 
 pytestmark = pytest.mark.slow
 

@@ -1,10 +1,11 @@
 import math
 
 import pytest
-from conftest import TOY_NOTES, TOY_PAIRS, make_model
 from datasets import Dataset
 
 from notellm_hf import NoteLLMTrainer, NoteLLMTrainingArguments
+
+from conftest import TOY_NOTES, TOY_PAIRS, make_model
 
 NOTES = {n["note_id"]: n for n in TOY_NOTES}
 

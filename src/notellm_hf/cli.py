@@ -16,12 +16,16 @@ def _load(model_dir: str):
     return model, tokenizer
 
 
+def _read_notes(path: str) -> list:
+    from .data.notes import load_notes, notes_by_id
+
+    return list(notes_by_id(load_notes(path)).values())
+
+
 def _encode(args: argparse.Namespace) -> None:
     import numpy as np
 
-    from .notes import read_notes_jsonl
-
-    notes = read_notes_jsonl(args.notes)
+    notes = _read_notes(args.notes)
     model, tokenizer = _load(args.model)
     embeddings = model.encode_notes(tokenizer, notes, batch_size=args.batch_size, show_progress_bar=True)
     np.save(args.output, embeddings.numpy())
@@ -31,9 +35,7 @@ def _encode(args: argparse.Namespace) -> None:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from .notes import read_notes_jsonl
-
-    notes = read_notes_jsonl(args.notes)
+    notes = _read_notes(args.notes)
     model, tokenizer = _load(args.model)
     if args.task == "category":
         categories = [c.strip() for c in args.categories.split(",")] if args.categories else None
@@ -45,7 +47,7 @@ def _generate(args: argparse.Namespace) -> None:
 
 
 def _pairs(args: argparse.Namespace) -> None:
-    from .pairs import build_cooccurrence_pairs, write_pairs
+    from .data.pairs import build_cooccurrence_pairs, write_pairs
 
     pairs = build_cooccurrence_pairs(
         args.clicks,
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     encode = commands.add_parser("encode", help="embed notes (JSONL) with a NoteLLM model folder or Hub id")
     encode.add_argument("--model", required=True)
-    encode.add_argument("--notes", required=True, help="JSONL: note_id, title, content, hashtags, category")
+    encode.add_argument("--notes", required=True, help="note table (.jsonl, .parquet, .csv): note_id, title, ...")
     encode.add_argument("--output", required=True, help=".npy file for the (n, d) embeddings")
     encode.add_argument("--batch-size", type=int, default=32)
     encode.set_defaults(run=_encode)
