@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from notellm_hf.data.pairs import build_cooccurrence_pairs
+from notellm_hf.data.pairs import build_cooccurrence_pairs, load_pairs
 
 
 def reference_pairs(clicks, upper=30.0, lower=0.01, top_t=10, ordered=True, max_history=None):
@@ -116,3 +116,34 @@ def test_partitioned_aggregation_gives_the_same_pairs():
         whole = build_cooccurrence_pairs(frame, ordered=ordered, lower=0)
         parts = build_cooccurrence_pairs(frame, ordered=ordered, lower=0, pairs_per_partition=500)
         pd.testing.assert_frame_equal(parts, whole)
+
+
+def test_unknown_notes_are_an_error_or_a_counted_drop():
+    frame = pd.DataFrame(
+        {"user_id": [1, 1, 1, 2, 2], "note_id": ["a", "b", "x", "a", "b"], "timestamp": [1, 2, 3, 4, 5]}
+    )
+    with pytest.raises(ValueError, match=r"1 clicks name notes missing from the note table \(e.g. 'x'\)"):
+        build_cooccurrence_pairs(frame, known_note_ids=["a", "b"], lower=0)
+    dropped = build_cooccurrence_pairs(frame, known_note_ids=["a", "b"], on_unknown="drop", lower=0)
+    expected = build_cooccurrence_pairs(frame[frame.note_id != "x"], lower=0)
+    pd.testing.assert_frame_equal(dropped, expected)
+    assert dropped.attrs["dropped_clicks"] == 1
+
+
+def test_load_pairs_validates_rows(tmp_path):
+    good = pd.DataFrame({"note_id_a": ["a", "b"], "note_id_b": ["b", "c"]})
+    good.to_csv(tmp_path / "pairs.csv", index=False)
+    loaded = load_pairs(tmp_path / "pairs.csv", known_note_ids=["a", "b", "c"])
+    assert loaded.to_dict(orient="list") == {"note_id_a": ["a", "b"], "note_id_b": ["b", "c"], "score": [1.0, 1.0]}
+    cases = [
+        (pd.DataFrame({"note_id_a": ["a"], "note_id_b": ["a"]}), "row 1: note 'a' is paired with itself"),
+        (pd.DataFrame({"note_id_a": ["a"], "note_id_b": ["b"], "score": [-1.0]}), "score must be a number >= 0"),
+        (pd.DataFrame({"note_id_a": ["a"], "note_id_b": ["b"], "score": [float("nan")]}), "score must be"),
+        (pd.DataFrame({"note_id_a": ["a", None], "note_id_b": ["b", "c"]}), "row 2: missing note id"),
+        (pd.DataFrame({"note_id_a": ["a"]}), r"missing pair columns \['note_id_b'\]"),
+    ]
+    for frame, message in cases:
+        with pytest.raises(ValueError, match=message):
+            load_pairs(frame)
+    with pytest.raises(ValueError, match="note 'z' is not in the note table"):
+        load_pairs(pd.DataFrame({"note_id_a": ["a"], "note_id_b": ["z"]}), known_note_ids=["a"])

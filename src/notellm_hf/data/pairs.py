@@ -5,6 +5,9 @@ s(A -> B) = sum over users i of 1 / N_i, N_i = number of distinct notes user i c
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +15,20 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+logger = logging.getLogger(__name__)
 CLICK_COLUMNS = ("user_id", "note_id", "timestamp")
 PAIR_COLUMNS = ("note_id_a", "note_id_b", "score")
 # Scores are rounded so that sums that are equal in exact arithmetic tie exactly (top-t is then deterministic).
 SCORE_DECIMALS = 12
 
 
-def _register_clicks(con: duckdb.DuckDBPyConnection, clicks: Any) -> None:
-    """Validates a click log (DataFrame, Arrow table or Parquet/CSV/Arrow file) and registers it as view ``clicks``."""
+def _register_clicks(
+    con: duckdb.DuckDBPyConnection, clicks: Any, known_note_ids: Iterable[str] | None, on_unknown: str
+) -> int:
+    """Validates a click log (DataFrame, Arrow table or Parquet/CSV/Arrow file) and registers it as view ``clicks``.
+
+    Returns the number of clicks dropped for naming unknown notes (``on_unknown="drop"``).
+    """
     if isinstance(clicks, (str, Path)):
         path = Path(clicks)
         if not path.exists():
@@ -45,7 +54,8 @@ def _register_clicks(con: duckdb.DuckDBPyConnection, clicks: Any) -> None:
     missing = [column for column in CLICK_COLUMNS if column not in relation.columns]
     if missing:
         raise ValueError(f"{source}: missing click columns {missing} (has {relation.columns})")
-    relation.select(*CLICK_COLUMNS).create_view("clicks")
+    relation.select(*CLICK_COLUMNS).create_view("raw_clicks")
+    con.sql("CREATE TEMP VIEW clicks AS SELECT * FROM raw_clicks").fetchall()
     nulls = con.sql(
         "SELECT count(*) FILTER (user_id IS NULL), count(*) FILTER (note_id IS NULL), "
         "count(*) FILTER (timestamp IS NULL), count(*) FROM clicks"
@@ -55,6 +65,20 @@ def _register_clicks(con: duckdb.DuckDBPyConnection, clicks: Any) -> None:
             raise ValueError(f"{source}: {count} clicks have no {column}")
     if nulls[3] == 0:
         raise ValueError(f"{source}: the click log is empty")
+    if known_note_ids is None:
+        return 0
+    con.from_arrow(pa.table({"note_id": pa.array([str(i) for i in known_note_ids], pa.string())})).create_view(
+        "known_notes"
+    )
+    unknown = "CAST(note_id AS VARCHAR) NOT IN (SELECT note_id FROM known_notes)"
+    count, example = con.sql(f"SELECT count(*), any_value(note_id) FROM raw_clicks WHERE {unknown}").fetchall()[0]
+    if count and on_unknown == "error":
+        raise ValueError(
+            f"{source}: {count} clicks name notes missing from the note table (e.g. {example!r}); "
+            "pass on_unknown='drop' to drop them"
+        )
+    con.sql(f"CREATE OR REPLACE TEMP VIEW clicks AS SELECT * FROM raw_clicks WHERE NOT ({unknown})").fetchall()
+    return int(count)
 
 
 def build_cooccurrence_pairs(
@@ -69,6 +93,8 @@ def build_cooccurrence_pairs(
     memory_limit: str | None = None,
     progress: bool = False,
     pairs_per_partition: int = 10_000_000,
+    known_note_ids: Iterable[str] | None = None,
+    on_unknown: str = "error",
 ) -> pd.DataFrame:
     """Related-note pairs from a click log (columns ``user_id``, ``note_id``, ``timestamp``).
 
@@ -80,6 +106,8 @@ def build_cooccurrence_pairs(
     - Pairs scoring above ``upper`` or below ``lower`` are dropped; each note keeps its ``top_t`` best
       related notes (ties: smaller ``note_id_b`` first).
 
+    ``known_note_ids``: clicks on other notes are an error, or with ``on_unknown="drop"`` are dropped and
+    counted in ``result.attrs["dropped_clicks"]`` (also logged).
     ``pairs_per_partition`` bounds the (user, pair) events aggregated at once, and so peak memory.
 
     Returns a pandas DataFrame with columns ``note_id_a``, ``note_id_b`` (note id type of the log) and
@@ -91,6 +119,8 @@ def build_cooccurrence_pairs(
         raise ValueError(f"lower must be >= 0, got {lower}")
     if top_t < 1:
         raise ValueError(f"top_t must be >= 1, got {top_t}")
+    if on_unknown not in ("error", "drop"):
+        raise ValueError(f"on_unknown must be 'error' or 'drop', got {on_unknown!r}")
     if max_history is not None and max_history < 2:
         raise ValueError(f"max_history must be >= 2 (or None), got {max_history}")
     con = duckdb.connect()
@@ -101,7 +131,9 @@ def build_cooccurrence_pairs(
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
         con.execute("SET memory_limit = ?", [memory_limit])
-    _register_clicks(con, clicks)
+    dropped = _register_clicks(con, clicks, known_note_ids, on_unknown)
+    if dropped:
+        logger.warning("dropped %d clicks on notes missing from the note table", dropped)
     history = (
         f"QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY timestamp DESC, note_id DESC) <= {int(max_history)}"
         if max_history
@@ -148,7 +180,9 @@ def build_cooccurrence_pairs(
         ORDER BY kept.code_a, kept.score DESC, kept.code_b
     """).df()
     con.close()
-    return pairs.astype({"score": "float64"})
+    pairs = pairs.astype({"score": "float64"})
+    pairs.attrs["dropped_clicks"] = dropped
+    return pairs
 
 
 def write_pairs(pairs: pd.DataFrame, path: str | Path) -> Path:
@@ -166,3 +200,44 @@ def write_pairs(pairs: pd.DataFrame, path: str | Path) -> Path:
         pairs.to_json(partial, orient="records", lines=True, force_ascii=False)
     partial.replace(path)
     return path
+
+
+def load_pairs(source: Any, known_note_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Reads precomputed related pairs (``note_id_a``, ``note_id_b``[, ``score``]) and validates them.
+
+    A missing ``score`` column reads as 1.0. Rows with a missing id, a note paired with itself, a negative
+    or NaN score, or (given ``known_note_ids``) an unknown note are errors naming the row.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame, origin = source.copy(), "the pairs DataFrame"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"pairs file {path} does not exist")
+        readers = {".parquet": pd.read_parquet, ".csv": pd.read_csv, ".jsonl": lambda p: pd.read_json(p, lines=True)}
+        if path.suffix.lower() not in readers:
+            raise ValueError(f"{path}: unsupported pairs file type {path.suffix!r} (use .parquet, .csv or .jsonl)")
+        frame, origin = readers[path.suffix.lower()](path), str(path)
+    missing = [c for c in PAIR_COLUMNS[:2] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{origin}: missing pair columns {missing} (has {list(frame.columns)})")
+    if "score" not in frame.columns:
+        frame["score"] = 1.0
+    frame = frame[list(PAIR_COLUMNS)]
+    known = None if known_note_ids is None else {str(i) for i in known_note_ids}
+    for row, (a, b, score) in enumerate(frame.itertuples(index=False, name=None), start=1):
+        if (
+            a is None
+            or b is None
+            or (isinstance(a, float) and math.isnan(a))
+            or (isinstance(b, float) and math.isnan(b))
+        ):
+            raise ValueError(f"{origin}: row {row}: missing note id")
+        if str(a) == str(b):
+            raise ValueError(f"{origin}: row {row}: note {str(a)!r} is paired with itself")
+        if not isinstance(score, (int, float)) or math.isnan(score) or score < 0:
+            raise ValueError(f"{origin}: row {row}: score must be a number >= 0, got {score!r}")
+        if known is not None and (str(a) not in known or str(b) not in known):
+            unknown = str(a) if str(a) not in known else str(b)
+            raise ValueError(f"{origin}: row {row}: note {unknown!r} is not in the note table")
+    return frame.astype({"note_id_a": str, "note_id_b": str, "score": "float64"}).reset_index(drop=True)
