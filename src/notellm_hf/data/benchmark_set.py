@@ -1,0 +1,103 @@
+"""The on-disk layout shared by every benchmark set, and its Table-1 statistics.
+
+    <dir>/notes.parquet        note_id, title, content, hashtags, category, exposure, split ("train"/"test")
+    <dir>/train_pairs.parquet  note_id_a, note_id_b, score   (both notes in the train split)
+    <dir>/test_pairs.parquet   note_id_a, note_id_b, score   (both notes in the test pool)
+    <dir>/stats.json           per-split statistics, thresholds, sources and their snapshot
+
+A set is written to a temporary folder and renamed into place, so a failed build leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pandas as pd
+
+from .notes import load_notes
+from .pairs import load_pairs
+
+
+@dataclass
+class BenchmarkSet:
+    notes: datasets.Dataset  # every note, with a "split" column
+    train_pairs: pd.DataFrame
+    test_pairs: pd.DataFrame
+    stats: dict[str, Any]
+
+    def split_notes(self, split: str) -> datasets.Dataset:
+        return self.notes.filter(lambda row: row["split"] == split)
+
+
+def split_statistics(notes: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
+    """The paper's Table 1 for one split: sizes, average words per field, hashtags per note, categories."""
+
+    def words(column: str) -> float:
+        return round(float(notes[column].str.split().str.len().mean()), 2) if len(notes) else 0.0
+
+    return {
+        "notes": int(len(notes)),
+        "pairs": int(len(pairs)),
+        "notes_in_pairs": int(pd.concat([pairs.note_id_a, pairs.note_id_b]).nunique()),
+        "avg_title_words": words("title"),
+        "avg_content_words": words("content"),
+        "avg_hashtags_per_note": round(float(notes.hashtags.map(len).mean()), 2) if len(notes) else 0.0,
+        "categories": int(notes.category[notes.category != ""].nunique()),
+    }
+
+
+def write_benchmark_set(
+    out_dir: str | Path,
+    notes: pd.DataFrame,
+    split: pd.Series,
+    train_pairs: pd.DataFrame,
+    test_pairs: pd.DataFrame,
+    meta: dict[str, Any],
+) -> dict[str, Any]:
+    """Validates and writes a set; ``split`` maps note_id -> "train" / "test". Returns the statistics."""
+    table = load_notes(notes).to_pandas()
+    table["split"] = table.note_id.map(split)
+    if table.split.isna().any() or not set(table.split) <= {"train", "test"}:
+        raise ValueError("every note needs a split of 'train' or 'test'")
+    for name, pairs in (("train", train_pairs), ("test", test_pairs)):
+        members = set(table.note_id[table.split == name])
+        pairs = load_pairs(pairs, known_note_ids=members)
+        if name == "train":
+            train_pairs = pairs
+        else:
+            test_pairs = pairs
+    stats = {
+        **meta,
+        "train": split_statistics(table[table.split == "train"], train_pairs),
+        "test": split_statistics(table[table.split == "test"], test_pairs),
+    }
+    out_dir = Path(out_dir)
+    building = out_dir.with_name(out_dir.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    table.to_parquet(building / "notes.parquet", index=False)
+    train_pairs.to_parquet(building / "train_pairs.parquet", index=False)
+    test_pairs.to_parquet(building / "test_pairs.parquet", index=False)
+    (building / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    building.rename(out_dir)
+    return stats
+
+
+def load_benchmark_set(directory: str | Path) -> BenchmarkSet:
+    directory = Path(directory)
+    if not (directory / "stats.json").exists():
+        raise FileNotFoundError(f"{directory} is not a prepared benchmark set (no stats.json)")
+    table = pd.read_parquet(directory / "notes.parquet")
+    notes = load_notes(table.drop(columns="split")).add_column("split", table.split.tolist())
+    return BenchmarkSet(
+        notes=notes,
+        train_pairs=load_pairs(directory / "train_pairs.parquet"),
+        test_pairs=load_pairs(directory / "test_pairs.parquet"),
+        stats=json.loads((directory / "stats.json").read_text(encoding="utf-8")),
+    )
