@@ -62,6 +62,13 @@ def _pairs(args: argparse.Namespace) -> None:
     print(f"wrote {len(pairs):,} pairs over {pairs.note_id_a.nunique():,} notes to {args.output}")
 
 
+def _prepare(args: argparse.Namespace) -> None:
+    from .data import PREPARERS
+
+    stats = PREPARERS[args.name](args.out)
+    print(json.dumps({split: stats[split] for split in ("train", "test")}, indent=2))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="notellm", description="NoteLLM: note embeddings, hashtags and categories.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--unordered", action="store_true", help="count both directions, ignoring click order")
     pairs.add_argument("--max-history", type=int, help="keep only each user's most recent M clicks")
     pairs.set_defaults(run=_pairs)
+
+    data = commands.add_parser("data", help="benchmark data sets").add_subparsers(dest="data_command", required=True)
+    prepare = data.add_parser("prepare", help="build a benchmark set (notes, split, pairs, stats.json)")
+    prepare.add_argument("name", choices=["movielens-tmdb", "debian"])
+    prepare.add_argument("--out", help="output folder (default: <cache>/datasets/<name>)")
+    prepare.set_defaults(run=_prepare)
     return parser
 
 
@@ -98,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f"notellm: error: {error}", file=sys.stderr)
         return 2
     return 0
