@@ -147,3 +147,10 @@ def test_load_pairs_validates_rows(tmp_path):
             load_pairs(frame)
     with pytest.raises(ValueError, match="note 'z' is not in the note table"):
         load_pairs(pd.DataFrame({"note_id_a": ["a"], "note_id_b": ["z"]}), known_note_ids=["a"])
+
+
+def test_non_utf8_click_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "clicks.csv"
+    path.write_bytes(b"user_id,note_id,timestamp\n1,caf\xe9,1\n1,b,2\n")
+    with pytest.raises(ValueError, match="clicks.csv: cannot be read as a click log"):
+        build_cooccurrence_pairs(path)

@@ -131,7 +131,11 @@ def build_cooccurrence_pairs(
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:
         con.execute("SET memory_limit = ?", [memory_limit])
-    dropped = _register_clicks(con, clicks, known_note_ids, on_unknown)
+    try:
+        dropped = _register_clicks(con, clicks, known_note_ids, on_unknown)
+    except duckdb.Error as error:  # unreadable file: bad encoding, malformed rows
+        origin = clicks if isinstance(clicks, (str, Path)) else "the click log"
+        raise ValueError(f"{origin}: cannot be read as a click log: {str(error).splitlines()[0]}") from error
     if dropped:
         logger.warning("dropped %d clicks on notes missing from the note table", dropped)
     history = (
