@@ -82,3 +82,24 @@ def test_arguments_are_validated(tmp_path):
     model, tokenizer = make_model("llama")
     with pytest.raises(ValueError, match="processing_class"):
         NoteLLMTrainer(model=model, args=training_args(tmp_path), train_dataset=pair_dataset())
+
+
+def test_recall_evaluator_is_logged_with_evaluation_metrics(tmp_path):
+    import pandas as pd
+
+    from notellm_hf.evaluation import RecallEvaluator
+
+    model, tokenizer = make_model("llama")
+    dev_pairs = pd.DataFrame({"note_id_a": [a for a, _ in TOY_PAIRS], "note_id_b": [b for _, b in TOY_PAIRS]})
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=training_args(tmp_path, max_steps=2, eval_strategy="steps", eval_steps=2, per_device_eval_batch_size=4),
+        train_dataset=pair_dataset(),
+        eval_dataset=pair_dataset(1),
+        processing_class=tokenizer,
+        evaluator=RecallEvaluator(TOY_NOTES, dev_pairs),
+    )
+    trainer.train()
+    logged = [entry for entry in trainer.state.log_history if "eval_dev_avg" in entry]
+    assert len(logged) == 1 and 0.0 <= logged[0]["eval_dev_avg"] <= 100.0
+    assert "eval_loss_contrastive" in logged[0] and "eval_loss" in logged[0], sorted(logged[0])

@@ -25,6 +25,16 @@ IGNORE_INDEX = -100
 _CHARS_PER_TOKEN_BOUND = 16
 
 
+def truncate_to_tokens(tokenizer: Any, text: str, budget: int) -> str:
+    """``text`` cut to at most ``budget`` tokens of ``tokenizer`` (whole text when it fits)."""
+    text = text[: budget * _CHARS_PER_TOKEN_BOUND]
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= budget:
+        return text
+    # A cut inside a multi-byte character decodes to U+FFFD: drop that partial character.
+    return tokenizer.decode(ids[:budget]).rstrip("\ufffd").strip()
+
+
 @dataclass(frozen=True)
 class Note:
     """One note: the unit NoteLLM embeds, recommends and describes.
@@ -184,14 +194,6 @@ class NoteCompressionPrompt:
         return cls(**(data or {}))
 
     # ---- rendering ----
-    def _truncate(self, tokenizer: Any, text: str, budget: int) -> str:
-        text = text[: budget * _CHARS_PER_TOKEN_BOUND]
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(ids) <= budget:
-            return text
-        # A cut inside a multi-byte character decodes to U+FFFD: drop that partial character.
-        return tokenizer.decode(ids[:budget]).rstrip("\ufffd").strip()
-
     def _check_no_special_text(self, note: Note) -> None:
         for name in ("title", "content", "category"):
             if self.emb_token in getattr(note, name):
@@ -217,10 +219,10 @@ class NoteCompressionPrompt:
         self._check_no_special_text(note)
         tpl = self.template
         sep = tpl.topic_separator
-        title = self._truncate(tokenizer, note.title, self.title_max_tokens)
-        content = self._truncate(tokenizer, note.content, self.content_max_tokens)
+        title = truncate_to_tokens(tokenizer, note.title, self.title_max_tokens)
+        content = truncate_to_tokens(tokenizer, note.content, self.content_max_tokens)
         if task == "category":
-            topics = self._truncate(tokenizer, sep.join(note.hashtags), self.topic_max_tokens)
+            topics = truncate_to_tokens(tokenizer, sep.join(note.hashtags), self.topic_max_tokens)
             fields_ = {tpl.title_key: title, tpl.topic_key: topics, tpl.content_key: content}
             text = tpl.category_template.format(note=json.dumps(fields_, ensure_ascii=False), emb=self.emb_token)
             output = note.category
@@ -231,7 +233,7 @@ class NoteCompressionPrompt:
             fields_ = {tpl.title_key: title}
             if tpl.hashtag_input_keeps_unsampled:
                 rest = [tag for tag in note.hashtags if tag not in hashtags]
-                fields_[tpl.topic_key] = self._truncate(tokenizer, sep.join(rest), self.topic_max_tokens)
+                fields_[tpl.topic_key] = truncate_to_tokens(tokenizer, sep.join(rest), self.topic_max_tokens)
             fields_[tpl.content_key] = content
             text = tpl.hashtag_template.format(note=json.dumps(fields_, ensure_ascii=False), emb=self.emb_token, j=j)
             output = sep.join(hashtags)

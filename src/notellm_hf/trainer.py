@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 from transformers import Trainer
+from transformers.trainer_utils import EvalLoopOutput
 
 from .collator import NoteLLMCollator
 from .losses import NoteLLMContrastiveLoss
@@ -17,7 +19,9 @@ from .training_args import NoteLLMTrainingArguments
 class NoteLLMTrainer(Trainer):
     """A `Trainer` for NoteLLM (plain or PEFT-wrapped) on datasets of related-note pairs.
 
-    Without a ``data_collator`` it builds a [`NoteLLMCollator`] from the model's own prompt settings.
+    ``evaluator(model, tokenizer) -> dict`` (e.g. [`RecallEvaluator`]) runs at each evaluation; its figures
+    join the evaluation metrics. Without a ``data_collator`` it builds a [`NoteLLMCollator`] from the model's
+    own prompt settings.
     Logs ``loss_contrastive``, ``loss_generation``, ``logit_scale`` (e^tau) and ``retrieval_accuracy``
     (in-batch top-1) next to the joint loss.
     """
@@ -30,6 +34,7 @@ class NoteLLMTrainer(Trainer):
         model: nn.Module,
         args: NoteLLMTrainingArguments,
         contrastive_loss: NoteLLMContrastiveLoss | None = None,
+        evaluator: Callable[[nn.Module, Any], dict[str, float]] | None = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(args, NoteLLMTrainingArguments):
@@ -46,7 +51,24 @@ class NoteLLMTrainer(Trainer):
         self.contrastive_loss = contrastive_loss or NoteLLMContrastiveLoss(
             gather_across_processes=args.gather_across_processes, paper_compat=args.paper_compat
         )
+        self.evaluator = evaluator
         self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
+
+    def evaluation_loop(
+        self,
+        dataloader: Any,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> EvalLoopOutput:
+        """Adds the evaluator's figures (e.g. dev recall) to the evaluation metrics before they are logged."""
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        if self.evaluator is not None:
+            prefix = metric_key_prefix
+            figures = self.evaluator(self.accelerator.unwrap_model(self.model), self.processing_class)
+            output.metrics.update({f"{prefix}_{key}": value for key, value in figures.items()})
+        return output
 
     def get_decay_parameter_names(self, model: nn.Module) -> list[str]:
         # Weight decay would pull tau towards 0 (scale 1); the temperature is not a weight.
@@ -74,7 +96,7 @@ class NoteLLMTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        mode = "train" if self.model.training else "eval"
+        mode = "eval" if any(key.startswith("eval_") for key in logs) else "train"
         prefix = "eval_" if mode == "eval" else ""
         averaged = {
             f"{prefix}{key}": sum(values) / len(values) for key, values in self._metrics[mode].items() if values
