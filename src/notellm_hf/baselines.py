@@ -100,7 +100,6 @@ class LastTokenEncoder:
 
     @torch.inference_mode()
     def encode(self, notes: Sequence[Note], batch_size: int = 16) -> np.ndarray:
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         sequences = [
             self.tokenizer(self.template.format(text=note_text(note, self.tokenizer)))["input_ids"] for note in notes
         ]
@@ -109,8 +108,9 @@ class LastTokenEncoder:
         decoder = self.model.get_decoder()
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
-            # Left padding puts every row's last token at the end.
-            input_ids = pad_sequences([sequences[i] for i in index], pad, side="left").to(self.model.device)
+            # Left padding puts every row's last token at the end; padded positions are masked, so id 0 will do
+            # (a tokenizer's own pad id may lie outside a backbone's vocabulary).
+            input_ids = pad_sequences([sequences[i] for i in index], 0, side="left").to(self.model.device)
             mask = pad_sequences([[1] * len(sequences[i]) for i in index], 0, side="left").to(self.model.device)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             hidden = decoder(input_ids=input_ids, attention_mask=mask, position_ids=positions).last_hidden_state

@@ -69,6 +69,31 @@ def _prepare(args: argparse.Namespace) -> None:
     print(json.dumps({split: stats[split] for split in ("train", "test")}, indent=2))
 
 
+def _evaluate(args: argparse.Namespace) -> None:
+    from .evaluation import evaluate_benchmark
+    from .report import markdown_table
+
+    models = {}
+    for spec in args.model:
+        name, _, path = spec.rpartition("=")
+        models[name or ("NoteLLM" if len(args.model) == 1 else path)] = path
+    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    if not models and not baselines:
+        raise ValueError("nothing to evaluate: give --model and/or --baselines")
+    report = evaluate_benchmark(
+        args.data,
+        models,
+        baselines=baselines,
+        backbone=args.backbone,
+        out_dir=args.out,
+        generation_notes=args.generation_notes,
+        batch_size=args.batch_size,
+        finetune_steps=args.finetune_steps,
+    )
+    print(markdown_table(report["results"]))
+    print(f"\nreport: {args.out}/results.md, results.json, recall_curves.png")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="notellm", description="NoteLLM: note embeddings, hashtags and categories.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--unordered", action="store_true", help="count both directions, ignoring click order")
     pairs.add_argument("--max-history", type=int, help="keep only each user's most recent M clicks")
     pairs.set_defaults(run=_pairs)
+
+    evaluate = commands.add_parser("evaluate", help="recall, exposure buckets and generation metrics on a test pool")
+    evaluate.add_argument("--model", action="append", default=[], help="NoteLLM folder or Hub id (NAME=PATH names it)")
+    evaluate.add_argument("--data", required=True, help="a prepared benchmark set (notellm data prepare)")
+    evaluate.add_argument("--out", default="evaluation", help="report folder (JSON, markdown, PNG)")
+    evaluate.add_argument(
+        "--baselines", default="", help="comma-separated: popularity,minilm,minilm-finetuned,backbone,prompteol"
+    )
+    evaluate.add_argument("--backbone", help="causal LM for the backbone/prompteol baselines (id, folder or .gguf)")
+    evaluate.add_argument("--generation-notes", type=int, default=100, help="test notes scored for generation")
+    evaluate.add_argument("--batch-size", type=int, default=16)
+    evaluate.add_argument("--finetune-steps", type=int, default=-1, help="steps for minilm-finetuned (-1: 1 epoch)")
+    evaluate.set_defaults(run=_evaluate)
 
     data = commands.add_parser("data", help="benchmark data sets").add_subparsers(dest="data_command", required=True)
     prepare = data.add_parser("prepare", help="build a benchmark set (notes, split, pairs, stats.json)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -195,3 +196,97 @@ class RecallEvaluator:
         embeddings = model.encode_notes(tokenizer, self.notes, batch_size=self.batch_size).numpy()
         metrics = retrieval_metrics(embedding_scorer(embeddings), [n.note_id for n in self.notes], self.pairs)
         return {f"{self.name}_avg": metrics["avg"], **{f"{self.name}_{k}": v for k, v in metrics["recall"].items()}}
+
+
+BASELINES = ("popularity", "minilm", "minilm-finetuned", "backbone", "prompteol")
+
+
+def evaluate_benchmark(
+    data_dir: str | Path,
+    models: dict[str, str | Path],
+    baselines: Sequence[str] = (),
+    backbone: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    generation_notes: int = 100,
+    batch_size: int = 16,
+    finetune_steps: int = -1,
+) -> dict[str, Any]:
+    """Scores NoteLLM model folders and baselines on a benchmark set's test pool; writes a report to ``out_dir``.
+
+    ``models`` maps a row name to a model folder or Hub id (loaded with ``trust_remote_code``); category and
+    hashtag generation are scored on the first ``generation_notes`` test notes (category decoding constrained
+    to the set's categories). ``backbone`` (a causal LM) is needed by the "backbone" and "prompteol" baselines.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    from .data.benchmark_set import load_benchmark_set
+    from .prompting_notellm import Note
+    from .report import write_report
+
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; choose from {list(BASELINES)}")
+    if {"backbone", "prompteol"} & set(baselines) and backbone is None:
+        raise ValueError("the 'backbone' and 'prompteol' baselines need --backbone (the causal LM NoteLLM starts from)")
+    benchmark = load_benchmark_set(data_dir)
+    test = benchmark.split_notes("test")
+    notes = [Note.from_any(row) for row in test]
+    ids = [note.note_id for note in notes]
+    exposure = [e or 0.0 for e in test["exposure"]]
+    pairs = benchmark.test_pairs
+    categories = sorted({c for c in benchmark.notes["category"] if c})
+    sample = notes[:generation_notes]
+    tagged = [note for note in notes if note.hashtags][:generation_notes]
+
+    def scored(embeddings: np.ndarray) -> dict[str, Any]:
+        return {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
+
+    results: dict[str, dict[str, Any]] = {}
+    for name, path in models.items():
+        model = AutoModel.from_pretrained(str(path), trust_remote_code=True)
+        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=True)
+        results[name] = scored(
+            model.encode_notes(tokenizer, notes, batch_size=batch_size, show_progress_bar=True).numpy()
+        )
+        if sample:
+            predicted = model.generate_category(tokenizer, sample, categories=categories, batch_size=batch_size)
+            results[name]["category"] = category_metrics(predicted, [n.category for n in sample], categories)
+        if tagged:
+            generated = model.generate_hashtags(tokenizer, tagged, num_hashtags=3, batch_size=batch_size)
+            results[name]["hashtags"] = hashtag_metrics(generated, [list(n.hashtags) for n in tagged])
+    for name in baselines:
+        if name == "popularity":
+            results[name] = {"retrieval": retrieval_metrics(popularity_scorer(exposure), ids, pairs, exposure)}
+        elif name.startswith("minilm"):
+            from sentence_transformers import SentenceTransformer
+
+            from .baselines import finetune_sentence_transformer, minilm_path, sentence_transformer_embeddings
+
+            encoder = SentenceTransformer(minilm_path(), device="cpu")
+            if name == "minilm-finetuned":
+                train_notes = {row["note_id"]: Note.from_any(row) for row in benchmark.split_notes("train")}
+                finetune_sentence_transformer(
+                    encoder,
+                    train_notes,
+                    benchmark.train_pairs,
+                    Path(out_dir or ".") / "minilm-finetuned",
+                    max_steps=finetune_steps,
+                )
+            results[name] = scored(sentence_transformer_embeddings(encoder, notes))
+        else:
+            from .baselines import PLAIN_TEMPLATE, PROMPTEOL_TEMPLATE, LastTokenEncoder
+            from .modeling_notellm import load_backbone
+
+            language_model, tokenizer = load_backbone(backbone)
+            template = PROMPTEOL_TEMPLATE if name == "prompteol" else PLAIN_TEMPLATE
+            results[name] = scored(LastTokenEncoder(language_model, tokenizer, template).encode(notes, batch_size))
+    meta = {
+        "data": str(data_dir),
+        "models": {k: str(v) for k, v in models.items()},
+        "baselines": list(baselines),
+        "stats": benchmark.stats.get("test"),
+        "generation_notes": len(sample),
+    }
+    if out_dir is not None:
+        write_report(out_dir, results, meta)
+    return {"meta": meta, "results": results}

@@ -47,7 +47,7 @@ class NoteLLMLogitScale(nn.Module):
         return self.tau.exp()
 
 
-def _load_backbone(source: str | Path, dtype: Any = None) -> tuple[PreTrainedModel, Any]:
+def load_backbone(source: str | Path, dtype: Any = None) -> tuple[PreTrainedModel, Any]:
     """Loads a causal LM and its tokenizer from a Hub id, a local folder or a ``.gguf`` file."""
     path = Path(str(source))
     if path.suffix != ".gguf":
@@ -127,7 +127,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         [`NoteLLMConfig`]. Returns ``(model, tokenizer)``.
         """
         if isinstance(backbone, (str, Path)):
-            language_model, loaded_tokenizer = _load_backbone(backbone, dtype=dtype)
+            language_model, loaded_tokenizer = load_backbone(backbone, dtype=dtype)
             tokenizer = tokenizer or loaded_tokenizer
         else:
             language_model = backbone
