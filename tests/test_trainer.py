@@ -103,3 +103,36 @@ def test_recall_evaluator_is_logged_with_evaluation_metrics(tmp_path):
     logged = [entry for entry in trainer.state.log_history if "eval_dev_avg" in entry]
     assert len(logged) == 1 and 0.0 <= logged[0]["eval_dev_avg"] <= 100.0
     assert "eval_loss_contrastive" in logged[0] and "eval_loss" in logged[0], sorted(logged[0])
+
+
+def test_without_contrastive_loss_only_generation_trains(tmp_path):
+    model, tokenizer = make_model("llama")
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=training_args(tmp_path, max_steps=3, use_contrastive_loss=False),
+        train_dataset=pair_dataset(),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    logs = [entry for entry in trainer.state.log_history if "loss_contrastive" in entry]
+    assert all(r["loss"] == pytest.approx(r["loss_generation"], rel=1e-4) for r in logs)
+
+
+def test_recall_evaluator_as_a_plain_trainer_callback(tmp_path):
+    import pandas as pd
+    from transformers import Trainer
+
+    from notellm_hf.evaluation import RecallEvaluator
+
+    model, tokenizer = make_model("llama")
+    dev_pairs = pd.DataFrame({"note_id_a": [a for a, _ in TOY_PAIRS], "note_id_b": [b for _, b in TOY_PAIRS]})
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=training_args(tmp_path, max_steps=1, per_device_eval_batch_size=4),
+        eval_dataset=pair_dataset(1),
+        processing_class=tokenizer,
+        callbacks=[RecallEvaluator(TOY_NOTES, dev_pairs)],
+    )
+    metrics = Trainer.evaluate(trainer)
+    assert 0.0 <= metrics["eval_dev_avg"] <= 100.0
+    assert any("eval_dev_avg" in entry for entry in trainer.state.log_history)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from transformers import TrainerCallback
 
 PAPER_POOL_SIZE = 257_937
 PAPER_KS = (100, 1_000, 10_000, 100_000)
@@ -179,11 +180,12 @@ def hashtag_metrics(predicted: Sequence[Sequence[str]], truth: Sequence[Sequence
     return {"bleu4": bleu, **rouge, "notes": len(predicted)}
 
 
-class RecallEvaluator:
-    """Recall on a dev split during training: ``NoteLLMTrainer(..., evaluator=RecallEvaluator(notes, pairs))``.
+class RecallEvaluator(TrainerCallback):
+    """Recall on a dev split during training.
 
-    Its figures are merged into the Trainer's evaluation metrics (``eval_dev_avg``, ``eval_dev_R@...``), so
-    they are logged like any metric.
+    With ``NoteLLMTrainer(..., evaluator=RecallEvaluator(notes, pairs))`` its figures join the evaluation
+    metrics before they are logged (``eval_dev_avg``, ``eval_dev_R@...``), reaching every logger. As a plain
+    callback of any `Trainer` (``callbacks=[...]``) it adds them to the returned metrics and the log history.
     """
 
     def __init__(self, notes: Sequence[Any], pairs: pd.DataFrame, name: str = "dev", batch_size: int = 32) -> None:
@@ -196,6 +198,13 @@ class RecallEvaluator:
         embeddings = model.encode_notes(tokenizer, self.notes, batch_size=self.batch_size).numpy()
         metrics = retrieval_metrics(embedding_scorer(embeddings), [n.note_id for n in self.notes], self.pairs)
         return {f"{self.name}_avg": metrics["avg"], **{f"{self.name}_{k}": v for k, v in metrics["recall"].items()}}
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict | None = None, **kwargs: Any) -> None:
+        if metrics is None or any(key.startswith(f"eval_{self.name}_") for key in metrics):
+            return  # NoteLLMTrainer already merged them
+        figures = {f"eval_{key}": value for key, value in self(kwargs["model"], kwargs["processing_class"]).items()}
+        metrics.update(figures)
+        state.log_history.append({**figures, "step": state.global_step})
 
 
 BASELINES = ("popularity", "minilm", "minilm-finetuned", "backbone", "prompteol")

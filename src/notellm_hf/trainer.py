@@ -86,8 +86,10 @@ class NoteLLMTrainer(Trainer):
         outputs = model(**inputs)
         contrastive = self.contrastive_loss(outputs.embeddings, note_keys, outputs.logit_scale)
         generation = outputs.loss if outputs.loss is not None else contrastive.loss.new_zeros(())
-        alpha = self.args.alpha
-        loss = (contrastive.loss + alpha * generation) / (1.0 + alpha)
+        if self.args.use_contrastive_loss:
+            loss = (contrastive.loss + self.args.alpha * generation) / (1.0 + self.args.alpha)
+        else:  # 'w/o GCL': the contrastive loss is only watched
+            loss = generation
         metrics = self._metrics["train" if model.training else "eval"]
         metrics["loss_contrastive"].append(contrastive.loss.item())
         metrics["loss_generation"].append(generation.item())

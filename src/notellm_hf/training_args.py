@@ -14,6 +14,10 @@ class NoteLLMTrainingArguments(TrainingArguments):
     alpha: float = field(
         default=0.01, metadata={"help": "Weight of the generation loss: L = (L_cl + alpha * L_gen) / (1 + alpha)."}
     )
+    use_contrastive_loss: bool = field(
+        default=True,
+        metadata={"help": "False trains on the generation loss alone (the paper's 'w/o GCL' ablation)."},
+    )
     hashtag_ratio: float = field(default=0.4, metadata={"help": "Share r of notes rendered with the hashtag prompt."})
     gather_across_processes: bool = field(
         default=True, metadata={"help": "Use the notes of every process as in-batch negatives."}
