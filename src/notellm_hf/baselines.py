@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .modeling_notellm import pad_sequences
+from .modeling_notellm import padded_batch
 from .prompting_notellm import Note, truncate_to_tokens
 
 PROMPTEOL_TEMPLATE = 'This sentence : "{text}" means in one word:"'
@@ -110,8 +110,8 @@ class LastTokenEncoder:
             index = order[start : start + batch_size]
             # Left padding puts every row's last token at the end; padded positions are masked, so id 0 will do
             # (a tokenizer's own pad id may lie outside a backbone's vocabulary).
-            input_ids = pad_sequences([sequences[i] for i in index], 0, side="left").to(self.model.device)
-            mask = pad_sequences([[1] * len(sequences[i]) for i in index], 0, side="left").to(self.model.device)
+            batch = padded_batch([sequences[i] for i in index], 0, side="left")
+            input_ids, mask = batch["input_ids"].to(self.model.device), batch["attention_mask"].to(self.model.device)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             hidden = decoder(input_ids=input_ids, attention_mask=mask, position_ids=positions).last_hidden_state
             result[index] = torch.nn.functional.normalize(hidden[:, -1].float(), dim=-1).cpu().numpy()

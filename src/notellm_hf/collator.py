@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from .modeling_notellm import pad_sequences
+from .modeling_notellm import pad_sequences, padded_batch
 from .prompting_notellm import IGNORE_INDEX, Note, NoteCompressionPrompt
 
 
@@ -71,8 +71,7 @@ class NoteLLMCollator:
             else:
                 examples.append(self.prompt.tokenize(self.tokenizer, note, "category"))
         return {
-            "input_ids": pad_sequences([ex.input_ids for ex in examples], self.tokenizer.pad_token_id),
-            "attention_mask": pad_sequences([[1] * len(ex.input_ids) for ex in examples], 0),
+            **padded_batch([ex.input_ids for ex in examples], self.tokenizer.pad_token_id),
             "labels": pad_sequences([ex.labels for ex in examples], IGNORE_INDEX),
             "note_keys": torch.tensor([note_key(note.note_id) for note in notes], dtype=torch.long),
         }

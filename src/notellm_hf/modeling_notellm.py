@@ -75,6 +75,13 @@ def pad_sequences(sequences: Sequence[Sequence[int]], pad_value: int, side: str 
     return torch.tensor(rows, dtype=torch.long)
 
 
+def padded_batch(sequences: Sequence[Sequence[int]], pad_token_id: int, side: str = "right") -> dict[str, torch.Tensor]:
+    return {
+        "input_ids": pad_sequences(sequences, pad_token_id, side),
+        "attention_mask": pad_sequences([[1] * len(seq) for seq in sequences], 0, side),
+    }
+
+
 class NoteLLMPreTrainedModel(PreTrainedModel):
     config_class = NoteLLMConfig
     base_model_prefix = "notellm"
@@ -222,6 +229,14 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
     def _notes(self, notes: Iterable[NoteLike]) -> list[Note]:
         return [Note.from_any(note, note_id=f"#{i}") for i, note in enumerate(notes)]
 
+    def _embedding_sequences(self, tokenizer: Any, notes: Iterable[NoteLike]) -> list[list[int]]:
+        prompt = self.note_prompt
+        return [prompt.embedding_input_ids(tokenizer, note) for note in self._notes(notes)]
+
+    def tokenize_notes(self, tokenizer: Any, notes: Iterable[NoteLike]) -> dict[str, torch.Tensor]:
+        """A padded batch of category prompts cut after ``[EMB]``, ready for ``forward`` (embeddings only)."""
+        return padded_batch(self._embedding_sequences(tokenizer, notes), tokenizer.pad_token_id)
+
     @torch.inference_mode()
     def encode_notes(
         self, tokenizer: Any, notes: Iterable[NoteLike], batch_size: int = 32, show_progress_bar: bool = False
@@ -231,8 +246,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         Notes are dicts with note fields, [`Note`] records, or strings (read as content). Batches are
         formed by length so little padding is computed; only tokens up to ``[EMB]`` are run.
         """
-        prompt = self.note_prompt
-        sequences = [prompt.embedding_input_ids(tokenizer, note) for note in self._notes(notes)]
+        sequences = self._embedding_sequences(tokenizer, notes)
         if not sequences:
             return torch.empty(0, self.config.embedding_dim)
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]), reverse=True)
@@ -247,9 +261,8 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         try:
             for start in batches:
                 index = order[start : start + batch_size]
-                input_ids = pad_sequences([sequences[i] for i in index], tokenizer.pad_token_id)
-                attention_mask = pad_sequences([[1] * len(sequences[i]) for i in index], 0)
-                out = self(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
+                batch = padded_batch([sequences[i] for i in index], tokenizer.pad_token_id)
+                out = self(**{key: value.to(self.device) for key, value in batch.items()})
                 result[index] = out.embeddings.float().cpu()
         finally:
             self.train(was_training)
@@ -267,8 +280,8 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         texts: list[str] = []
         for start in range(0, len(prompts), batch_size):
             chunk = prompts[start : start + batch_size]
-            input_ids = pad_sequences(chunk, tokenizer.pad_token_id, side="left").to(self.device)
-            attention_mask = pad_sequences([[1] * len(seq) for seq in chunk], 0, side="left").to(self.device)
+            batch = padded_batch(chunk, tokenizer.pad_token_id, side="left")
+            input_ids, attention_mask = batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
             width = input_ids.shape[1]
             allowed = None if constraint is None else (lambda _, ids: constraint.allowed(ids[width:].tolist()))  # noqa: B023
             generated = self.language_model.generate(
