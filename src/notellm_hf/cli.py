@@ -94,6 +94,31 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"\nreport: {args.out}/results.md, results.json, recall_curves.png")
 
 
+def _export(args: argparse.Namespace) -> None:
+    from .hub import export_model
+
+    evaluation = json.loads(open(args.eval_results, encoding="utf-8").read()) if args.eval_results else None
+    training = json.loads(open(args.training_config, encoding="utf-8").read()) if args.training_config else None
+    out = export_model(
+        args.source,
+        args.out,
+        adapter_only=args.adapter_only,
+        base_model=args.base_model,
+        model_id=args.model_id,
+        training_config=training,
+        evaluation=evaluation,
+        datasets=args.dataset or None,
+    )
+    print(f"exported to {out}")
+
+
+def _push(args: argparse.Namespace) -> None:
+    from .hub import push_to_hub
+
+    url = push_to_hub(args.folder, args.repo_id, private=args.private, revision=args.revision)
+    print(f"pushed {args.folder} to {args.repo_id}: {url}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="notellm", description="NoteLLM: note embeddings, hashtags and categories.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +161,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--finetune-steps", type=int, default=-1, help="steps for minilm-finetuned (-1: 1 epoch)")
     evaluate.set_defaults(run=_evaluate)
+
+    export = commands.add_parser("export", help="one folder loadable by AutoModel and SentenceTransformer")
+    export.add_argument("source", help="a trained NoteLLM folder or a LoRA adapter folder")
+    export.add_argument("out", help="output folder")
+    export.add_argument("--adapter-only", action="store_true", help="export the LoRA adapter alone (not merged)")
+    export.add_argument("--base-model", help="base NoteLLM for an adapter (Hub id to record when publishing)")
+    export.add_argument("--model-id", help="Hub id shown in the model card's usage snippets")
+    export.add_argument("--eval-results", help="results.json of `notellm evaluate` for the card's figures")
+    export.add_argument("--training-config", help="JSON file of the training configuration for the card")
+    export.add_argument("--dataset", action="append", default=[], help="dataset id for the card (repeatable)")
+    export.set_defaults(run=_export)
+
+    push = commands.add_parser("push", help="publish an exported folder to the Hugging Face Hub")
+    push.add_argument("folder")
+    push.add_argument("--repo-id", required=True)
+    push.add_argument("--private", action="store_true")
+    push.add_argument("--revision", help="branch to push to (created if missing)")
+    push.set_defaults(run=_push)
 
     data = commands.add_parser("data", help="benchmark data sets").add_subparsers(dest="data_command", required=True)
     prepare = data.add_parser("prepare", help="build a benchmark set (notes, split, pairs, stats.json)")
