@@ -201,3 +201,14 @@ def test_rows_without_labels_give_a_zero_not_nan_generation_loss(tiny):
     ids = torch.tensor([category_ids(model, tokenizer, TOY_NOTES[0])])
     loss = model(input_ids=ids, labels=torch.full_like(ids, -100)).loss
     assert loss.item() == 0.0 and loss.requires_grad
+
+
+def test_embedding_only_loading_skips_the_lm_head(tmp_path):
+    model, tokenizer = make_model("qwen2")  # untied: the LM head has weights of its own
+    model.save_pretrained(tmp_path)
+    serving = NoteLLMForEmbeddingAndGeneration.from_pretrained(tmp_path, embedding_only=True)
+    head = model.language_model.lm_head.weight.numel()
+    assert sum(p.numel() for p in serving.parameters()) == sum(p.numel() for p in model.parameters()) - head
+    torch.testing.assert_close(serving.encode_notes(tokenizer, TOY_NOTES), model.encode_notes(tokenizer, TOY_NOTES))
+    with pytest.raises(ValueError, match="embedding_only=True"):
+        serving.generate_category(tokenizer, TOY_NOTES[:1], categories=["Food"])

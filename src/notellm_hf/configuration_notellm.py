@@ -22,6 +22,8 @@ class NoteLLMConfig(PreTrainedConfig):
             authors' code); ``"emb"`` takes the ``[EMB]`` token's own state.
         initial_tau: initial value of the learnable log-scale ``tau`` (similarities are scaled by ``e^tau``).
         normalize_embeddings: L2-normalise embeddings (cosine similarity, as in the paper).
+        embedding_only: build without the LM head, for serving embeddings (pass ``embedding_only=True`` to
+            ``from_pretrained``; generation is then unavailable and the head's weights are not loaded).
         prompt: settings of the Note Compression Prompt (``NoteCompressionPrompt.to_dict()``); ``None`` is the
             English preset with the paper's 20/80 token budgets.
     """
@@ -37,6 +39,7 @@ class NoteLLMConfig(PreTrainedConfig):
     initial_tau: float = 3.0
     normalize_embeddings: bool = True
     prompt: dict[str, Any] | None = None
+    embedding_only: bool = False
 
     def __post_init__(self, **kwargs: Any) -> None:
         super().__post_init__(**kwargs)

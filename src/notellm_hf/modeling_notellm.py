@@ -113,6 +113,11 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             # Pretrained weights handed in: keep them out of post_init's weight initialisation.
             for module in language_model.modules():
                 module._is_hf_initialized = True
+        if config.embedding_only:
+            # Serving embeddings never needs the LM head; its checkpoint weights are then skipped on load.
+            language_model.lm_head = nn.Identity()
+            language_model.all_tied_weights_keys = {}
+            self._keys_to_ignore_on_load_unexpected = [r"language_model\.lm_head\."]
         self.language_model = language_model
         self.embedding_head = nn.Linear(config.text_config.hidden_size, config.embedding_dim, bias=False)
         self.logit_scale = NoteLLMLogitScale(config.initial_tau)
@@ -223,6 +228,8 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
         """Plain text generation with the wrapped causal LM (hashtags, category, or any prompt)."""
+        if self.config.embedding_only:
+            raise ValueError("this model was loaded with embedding_only=True: it has no LM head to generate with")
         return self.language_model.generate(*args, **kwargs)
 
     # ---- serving helpers: notes in, embeddings / hashtags / categories out ----
@@ -284,7 +291,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             input_ids, attention_mask = batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
             width = input_ids.shape[1]
             allowed = None if constraint is None else (lambda _, ids: constraint.allowed(ids[width:].tolist()))  # noqa: B023
-            generated = self.language_model.generate(
+            generated = self.generate(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 max_new_tokens=max_new_tokens,

@@ -62,8 +62,10 @@ class NoteLLMSentenceEmbedding(InputModule):
         **kwargs: Any,
     ) -> NoteLLMSentenceEmbedding:
         hub = {"token": token, "cache_dir": cache_folder, "revision": revision, "local_files_only": local_files_only}
+        # Serving embeddings: the LM head is not loaded (pass model_kwargs={"embedding_only": False} to keep it).
+        model_kwargs = {"embedding_only": True, **(model_kwargs or {})}
         model = AutoModel.from_pretrained(
-            model_name_or_path, subfolder=subfolder, trust_remote_code=True, **hub, **(model_kwargs or {})
+            model_name_or_path, subfolder=subfolder, trust_remote_code=True, **hub, **model_kwargs
         )
         tokenizer = AutoTokenizer.from_pretrained(
             model_name_or_path, subfolder=subfolder, trust_remote_code=True, **hub
