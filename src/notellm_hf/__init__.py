@@ -4,6 +4,9 @@ from transformers import AutoConfig, AutoModel
 
 from .collator import NoteLLMCollator, note_key
 from .configuration_notellm import NoteLLMConfig
+from .evaluation import RecallEvaluator
+from .hub import export_model, push_to_hub
+from .index import NoteIndex
 from .lora import apply_lora, lora_config_for
 from .losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
 from .modeling_notellm import NoteLLMForEmbeddingAndGeneration, NoteLLMOutput
@@ -24,6 +27,7 @@ __all__ = [
     "ContrastiveLossOutput",
     "Note",
     "NoteCompressionPrompt",
+    "NoteIndex",
     "NoteLLMCollator",
     "NoteLLMConfig",
     "NoteLLMContrastiveLoss",
@@ -32,7 +36,10 @@ __all__ = [
     "NoteLLMTrainer",
     "NoteLLMTrainingArguments",
     "PromptTemplate",
+    "RecallEvaluator",
     "apply_lora",
+    "export_model",
     "lora_config_for",
     "note_key",
+    "push_to_hub",
 ]
