@@ -83,3 +83,14 @@ def test_note_records_and_zh_prompt_are_accepted():
     assert "生成笔记类目" in tokenizer.decode(batch["input_ids"][0])
     assert batch["labels"].eq(-100).all()  # no categories -> nothing to generate
     assert isinstance(batch["input_ids"], torch.Tensor)
+
+
+def test_pairs_of_note_ids_are_looked_up_in_the_note_table():
+    tokenizer = tokenizer_with_emb()
+    table = {n["note_id"]: Note.from_any(n) for n in TOY_NOTES}
+    collator = NoteLLMCollator(tokenizer, hashtag_ratio=0.0, notes=table)
+    by_id = collator([{"anchor": "pasta", "positive": "pizza"}])
+    by_record = NoteLLMCollator(tokenizer, hashtag_ratio=0.0)(pairs(("pasta", "pizza")))
+    assert torch.equal(by_id["input_ids"], by_record["input_ids"])
+    with pytest.raises(ValueError, match="pair 0: note 'nope' is not in the note table"):
+        collator([{"anchor": "pasta", "positive": "nope"}])

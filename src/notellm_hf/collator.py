@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +23,11 @@ def note_key(note_id: str) -> int:
 class NoteLLMCollator:
     """Renders each pair's two notes and pads them into one batch for [`NoteLLMTrainer`].
 
-    Each feature holds two notes (dicts with note fields, or [`Note`] records) under ``anchor_column`` and
-    ``positive_column``. A fraction ``hashtag_ratio`` of notes (drawn per note) get the hashtag prompt;
-    notes without hashtags always get the category prompt. Returns ``input_ids``, ``attention_mask``,
-    ``labels`` (output tokens + EOS only) and ``note_keys`` (for same-note masking in the loss).
+    Each feature holds two notes (dicts with note fields, [`Note`] records, or note ids looked up in
+    ``notes``) under ``anchor_column`` and ``positive_column``. A fraction ``hashtag_ratio`` of notes (drawn
+    per note) get the hashtag prompt; notes without hashtags always get the category prompt. Returns
+    ``input_ids``, ``attention_mask``, ``labels`` (output tokens + EOS only) and ``note_keys`` (for same-note
+    masking in the loss).
     """
 
     tokenizer: Any
@@ -34,6 +36,7 @@ class NoteLLMCollator:
     seed: int | None = None
     anchor_column: str = "anchor"
     positive_column: str = "positive"
+    notes: Mapping[str, Note] | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.hashtag_ratio <= 1.0:
@@ -51,12 +54,19 @@ class NoteLLMCollator:
             raise ValueError(
                 f"pair {index}: expected a mapping with {self.anchor_column!r} and {self.positive_column!r} notes"
             ) from error
-        anchor, positive = Note.from_any(anchor), Note.from_any(positive)
+        anchor, positive = self._note(index, anchor), self._note(index, positive)
         if anchor.note_id == positive.note_id:
             raise ValueError(
                 f"pair {index}: both sides are note {anchor.note_id!r}; a note is not its own related note"
             )
         return anchor, positive
+
+    def _note(self, index: int, value: Any) -> Note:
+        if isinstance(value, str) and self.notes is not None:
+            if value not in self.notes:
+                raise ValueError(f"pair {index}: note {value!r} is not in the note table")
+            return self.notes[value]
+        return Note.from_any(value)
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not features:

@@ -14,6 +14,7 @@ from torch import nn
 class ContrastiveLossOutput:
     loss: torch.Tensor
     accuracy: torch.Tensor  # share of notes whose nearest in-batch candidate is their related note
+    candidates: int  # notes each query is scored against (all processes' rows when gathering)
 
 
 def _world() -> tuple[int, int]:
@@ -79,4 +80,4 @@ class NoteLLMContrastiveLoss(nn.Module):
         scores = scores.masked_fill(same_note, float("-inf"))
         loss = F.cross_entropy(scores, targets)
         accuracy = (scores.argmax(dim=1) == targets).float().mean()
-        return ContrastiveLossOutput(loss=loss, accuracy=accuracy.detach())
+        return ContrastiveLossOutput(loss=loss, accuracy=accuracy.detach(), candidates=candidates.shape[0])

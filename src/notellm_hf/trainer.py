@@ -22,8 +22,8 @@ class NoteLLMTrainer(Trainer):
     ``evaluator(model, tokenizer) -> dict`` (e.g. [`RecallEvaluator`]) runs at each evaluation; its figures
     join the evaluation metrics. Without a ``data_collator`` it builds a [`NoteLLMCollator`] from the model's
     own prompt settings.
-    Logs ``loss_contrastive``, ``loss_generation``, ``logit_scale`` (e^tau) and ``retrieval_accuracy``
-    (in-batch top-1) next to the joint loss.
+    Logs ``loss_contrastive``, ``loss_generation``, ``logit_scale`` (e^tau), ``retrieval_accuracy``
+    (in-batch top-1) and ``contrastive_candidates`` (rows scored per query, across processes) next to the loss.
     """
 
     # compute_loss returns a per-micro-batch mean; the Trainer divides it by the accumulation steps.
@@ -95,6 +95,7 @@ class NoteLLMTrainer(Trainer):
         metrics["loss_generation"].append(generation.item())
         metrics["logit_scale"].append(outputs.logit_scale.item())
         metrics["retrieval_accuracy"].append(contrastive.accuracy.item())
+        metrics["contrastive_candidates"].append(float(contrastive.candidates))
         return (loss, outputs) if return_outputs else loss
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
