@@ -75,7 +75,7 @@ def finetune_sentence_transformer(
         num_train_epochs=epochs,
         max_steps=max_steps,
         learning_rate=learning_rate,
-        warmup_ratio=0.1,
+        warmup_steps=0.1,
         batch_sampler=BatchSamplers.NO_DUPLICATES,
         save_strategy="no",
         report_to="none",

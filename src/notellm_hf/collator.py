@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from .modeling_notellm import pad_sequences, padded_batch
-from .prompting_notellm import IGNORE_INDEX, Note, NoteCompressionPrompt
+from .prompting_notellm import IGNORE_INDEX, Note, NoteCompressionPrompt, PromptExample
 
 
 def note_key(note_id: str) -> int:
@@ -33,10 +33,11 @@ class NoteLLMCollator:
     tokenizer: Any
     prompt: NoteCompressionPrompt = field(default_factory=NoteCompressionPrompt)
     hashtag_ratio: float = 0.4
-    seed: int | None = None
+    seed: int = 0
     anchor_column: str = "anchor"
     positive_column: str = "positive"
     notes: Mapping[str, Note] | None = None
+    epoch: int = 0  # kept current by NoteLLMTrainer; part of the per-pair draw key
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.hashtag_ratio <= 1.0:
@@ -46,6 +47,19 @@ class NoteLLMCollator:
                 "the tokenizer has no pad token: build it with NoteLLMForEmbeddingAndGeneration.from_backbone"
             )
         self._rng = random.Random(self.seed)
+
+    def _rng_for(self, feature: dict[str, Any]) -> random.Random:
+        """A pair's prompt draws: keyed by (seed, epoch, pair_index) when the feature carries its index, so a
+        resumed run replays them exactly (a shared stream would be shifted by the dataloader's prefetch)."""
+        if "pair_index" in feature:
+            return random.Random(f"{self.seed}:{self.epoch}:{feature['pair_index']}")
+        return self._rng
+
+    def _example(self, note: Note, rng: random.Random) -> PromptExample:
+        if note.hashtags and rng.random() < self.hashtag_ratio:
+            hashtags = self.prompt.sample_hashtags(note, rng)
+            return self.prompt.tokenize(self.tokenizer, note, "hashtag", hashtags=hashtags)
+        return self.prompt.tokenize(self.tokenizer, note, "category")
 
     def _pair(self, index: int, feature: dict[str, Any]) -> tuple[Note, Note]:
         try:
@@ -71,15 +85,14 @@ class NoteLLMCollator:
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not features:
             raise ValueError("empty batch: a contrastive batch needs at least one pair")
-        pairs = [self._pair(i, feature) for i, feature in enumerate(features)]
-        notes = [a for a, _ in pairs] + [p for _, p in pairs]
-        examples = []
-        for note in notes:
-            if note.hashtags and self._rng.random() < self.hashtag_ratio:
-                hashtags = self.prompt.sample_hashtags(note, self._rng)
-                examples.append(self.prompt.tokenize(self.tokenizer, note, "hashtag", hashtags=hashtags))
-            else:
-                examples.append(self.prompt.tokenize(self.tokenizer, note, "category"))
+        anchors, positives = [], []
+        for index, feature in enumerate(features):
+            anchor, positive = self._pair(index, feature)
+            rng = self._rng_for(feature)
+            anchors.append((anchor, self._example(anchor, rng)))
+            positives.append((positive, self._example(positive, rng)))
+        notes = [note for note, _ in anchors + positives]
+        examples = [example for _, example in anchors + positives]
         return {
             **padded_batch([ex.input_ids for ex in examples], self.tokenizer.pad_token_id),
             "labels": pad_sequences([ex.labels for ex in examples], IGNORE_INDEX),

@@ -8,12 +8,22 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import EvalLoopOutput
 
 from .collator import NoteLLMCollator
 from .losses import NoteLLMContrastiveLoss
 from .training_args import NoteLLMTrainingArguments
+
+
+class _CollatorEpoch(TrainerCallback):
+    """Tells the collator the epoch, so per-pair prompt draws differ between epochs and replay on resume."""
+
+    def __init__(self, collator: NoteLLMCollator) -> None:
+        self.collator = collator
+
+    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.collator.epoch = int(state.epoch or 0)
 
 
 class NoteLLMTrainer(Trainer):
@@ -45,13 +55,15 @@ class NoteLLMTrainer(Trainer):
                 raise ValueError("pass processing_class=<tokenizer> (or a data_collator)")
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
             kwargs["data_collator"] = NoteLLMCollator(
-                tokenizer, prompt=base.note_prompt, hashtag_ratio=args.hashtag_ratio, seed=args.seed
+                tokenizer, prompt=base.note_prompt, hashtag_ratio=args.hashtag_ratio
             )
         super().__init__(model=model, args=args, **kwargs)
         self.contrastive_loss = contrastive_loss or NoteLLMContrastiveLoss(
             gather_across_processes=args.gather_across_processes, paper_compat=args.paper_compat
         )
         self.evaluator = evaluator
+        if hasattr(self.data_collator, "epoch"):
+            self.add_callback(_CollatorEpoch(self.data_collator))
         self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
 
     def evaluation_loop(
