@@ -76,8 +76,10 @@ def training_curves(log_history: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def show_examples(model_dir: Path, data_dir: Path, queries: int = 3, k: int = 5) -> str:
-    """Query notes, their top-k recommendations from a NoteIndex, and what the model generates for them."""
+def show_examples(model_dir: Path, data_dir: Path, report: Path, queries: int = 3, k: int = 5) -> str:
+    """Query notes, their top-k recommendations from a NoteIndex over the evaluated embeddings, and what the
+    model generates for them."""
+    import numpy as np
     from transformers import AutoModel, AutoTokenizer
 
     from notellm_hf import Note, NoteIndex
@@ -88,7 +90,8 @@ def show_examples(model_dir: Path, data_dir: Path, queries: int = 3, k: int = 5)
     by_id = {note.note_id: note for note in test}
     model = AutoModel.from_pretrained(model_dir, trust_remote_code=True)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=True)
-    index = NoteIndex(model.encode_notes(tokenizer, test).numpy(), list(by_id))
+    pool_ids = json.loads((report / "pool_ids.json").read_text())
+    index = NoteIndex(np.load(report / "embeddings_NoteLLM.npy"), pool_ids)
     categories = sorted({c for c in benchmark.notes["category"] if c})
     picked = [by_id[i] for i in list(dict.fromkeys(benchmark.test_pairs.note_id_a))[:queries]]
     generated_categories = model.generate_category(tokenizer, picked, categories=categories)
@@ -109,7 +112,7 @@ def show_examples(model_dir: Path, data_dir: Path, queries: int = 3, k: int = 5)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=sorted(SETS), default="debian")
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--pool", type=int, default=1500)
     parser.add_argument("--train-pairs", type=int, default=2048)
     parser.add_argument("--generation-notes", type=int, default=16)
@@ -121,7 +124,7 @@ def main() -> None:
         f"notellm demo: builds the {SETS[args.data]} set, trains NoteLLM from SmolLM2-135M for {args.steps} steps "
         f"(LoRA, CPU), evaluates it against popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot on a "
         f"{args.pool}-note test pool, shows recommendations and generations, and writes {out}/report. "
-        "Roughly 20-25 minutes on 2 CPU cores.",
+        "Roughly 15-20 minutes on 2 CPU cores.",
         flush=True,
     )
     from trl import ModelConfig, TrlParser
@@ -166,8 +169,14 @@ def main() -> None:
         ],
         fail_with_unknown_args=True,
     )
-    trainer = train(model_args, data_args, training_args)
-    print(f"[2/5] trained ({time.time() - start:.0f} s)", flush=True)
+    info_path = out / "train" / "run_info.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    if info.get("max_steps") == args.steps and info.get("data_args", {}).get("benchmark") == str(data):
+        log_history = info["log_history"]  # a finished run with the same settings: reuse it
+        print(f"[2/5] reusing the trained model in {out / 'train' / 'model'}", flush=True)
+    else:
+        log_history = train(model_args, data_args, training_args).state.log_history
+        print(f"[2/5] trained ({time.time() - start:.0f} s)", flush=True)
 
     print("[3/5] evaluating NoteLLM and the baselines ...", flush=True)
     report = out / "report"
@@ -181,10 +190,10 @@ def main() -> None:
         generation_notes=args.generation_notes,
     )
     print(markdown_table(results["results"]), flush=True)
-    training_curves(trainer.state.log_history, report / "training_curves.png")
+    training_curves(log_history, report / "training_curves.png")
 
     print("[4/5] recommendations and generations for a few test notes ...", flush=True)
-    examples = show_examples(out / "train" / "model", data)
+    examples = show_examples(out / "train" / "model", data, report)
     print(examples, flush=True)
 
     print("[5/5] exporting ...", flush=True)

@@ -27,10 +27,13 @@ FRESH = textwrap.dedent(
     dicts = st.encode([{k: v for k, v in n.items() if k != "note_id"} for n in notes], batch_size=3)
     strings = st.encode(["Boil pasta"], normalize_embeddings=True)
     prompted = st.encode(["pasta"], prompt="Boil ")
+    as_query = st.encode_query(["Boil pasta"])
+    as_document = st.encode(["Boil pasta"], prompt_name="document")
     print(json.dumps({
         "auto": model.encode_notes(tokenizer, notes).tolist(),
         "auto_string": model.encode_notes(tokenizer, ["Boil pasta"]).tolist(),
         "st": dicts.tolist(), "st_string": strings.tolist(), "st_prompted": prompted.tolist(),
+        "st_query": as_query.tolist(), "st_document": as_document.tolist(),
         "similarity": st.similarity(dicts[:2], dicts[:2]).tolist(),
         "dim": st.get_sentence_embedding_dimension(),
     }))
@@ -70,6 +73,8 @@ def test_export_loads_as_automodel_and_sentence_transformer_without_the_package(
     torch.testing.assert_close(torch.tensor(got["auto"]), expected, atol=1e-6, rtol=0)
     torch.testing.assert_close(torch.tensor(got["st_string"]), torch.tensor(got["auto_string"]), atol=1e-5, rtol=0)
     torch.testing.assert_close(torch.tensor(got["st_prompted"]), torch.tensor(got["auto_string"]), atol=1e-5, rtol=0)
+    for name in ("st_query", "st_document"):
+        torch.testing.assert_close(torch.tensor(got[name]), torch.tensor(got["auto_string"]), atol=1e-5, rtol=0)
     assert got["dim"] == 16 and got["similarity"][0][0] == pytest.approx(1.0, abs=1e-5)
 
 

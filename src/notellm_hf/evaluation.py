@@ -8,6 +8,7 @@ to the pool at the paper's fractions (100, 1k, 10k, 100k of its 257,937-note poo
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -247,16 +248,18 @@ def evaluate_benchmark(
     sample = notes[:generation_notes]
     tagged = [note for note in notes if note.hashtags][:generation_notes]
 
-    def scored(embeddings: np.ndarray) -> dict[str, Any]:
+    def scored(embeddings: np.ndarray, name: str) -> dict[str, Any]:
+        if out_dir is not None:  # kept for serving demos and later analysis (rows follow pool_ids.json)
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            np.save(Path(out_dir) / f"embeddings_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.npy", embeddings)
         return {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
 
     results: dict[str, dict[str, Any]] = {}
     for name, path in models.items():
         model = AutoModel.from_pretrained(str(path), trust_remote_code=True)
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=True)
-        results[name] = scored(
-            model.encode_notes(tokenizer, notes, batch_size=batch_size, show_progress_bar=True).numpy()
-        )
+        embeddings = model.encode_notes(tokenizer, notes, batch_size=batch_size, show_progress_bar=True).numpy()
+        results[name] = scored(embeddings, name)
         if sample:
             predicted = model.generate_category(tokenizer, sample, categories=categories, batch_size=batch_size)
             results[name]["category"] = category_metrics(predicted, [n.category for n in sample], categories)
@@ -281,14 +284,16 @@ def evaluate_benchmark(
                     Path(out_dir or ".") / "minilm-finetuned",
                     max_steps=finetune_steps,
                 )
-            results[name] = scored(sentence_transformer_embeddings(encoder, notes))
+            results[name] = scored(sentence_transformer_embeddings(encoder, notes), name)
         else:
             from .baselines import PLAIN_TEMPLATE, PROMPTEOL_TEMPLATE, LastTokenEncoder
             from .modeling_notellm import load_backbone
 
             language_model, tokenizer = load_backbone(backbone)
             template = PROMPTEOL_TEMPLATE if name == "prompteol" else PLAIN_TEMPLATE
-            results[name] = scored(LastTokenEncoder(language_model, tokenizer, template).encode(notes, batch_size))
+            results[name] = scored(
+                LastTokenEncoder(language_model, tokenizer, template).encode(notes, batch_size), name
+            )
     meta = {
         "data": str(data_dir),
         "models": {k: str(v) for k, v in models.items()},
@@ -298,4 +303,5 @@ def evaluate_benchmark(
     }
     if out_dir is not None:
         write_report(out_dir, results, meta)
+        (Path(out_dir) / "pool_ids.json").write_text(json.dumps(ids, ensure_ascii=False))
     return {"meta": meta, "results": results}

@@ -79,7 +79,9 @@ def write_sentence_transformers_files(folder: Path) -> None:
             "sentence_transformers": sentence_transformers.__version__,
             "transformers": transformers.__version__,
         },
-        "prompts": {},
+        # NoteLLM is symmetric (item-to-item): query and document prompts are empty, so code written for
+        # asymmetric models (encode_query / encode_document, prompt_name="query") works unchanged.
+        "prompts": {"query": "", "document": ""},
         "default_prompt_name": None,
         "similarity_fn_name": "cosine",
     }

@@ -187,6 +187,7 @@ def train(
         tokenizer.save_pretrained(out)
         info = {
             "world_size": training_args.world_size,
+            "max_steps": training_args.max_steps,
             "train_pairs": len(train_pairs),
             "eval_pairs": 0 if eval_pairs is None else len(eval_pairs),
             "model_args": {
