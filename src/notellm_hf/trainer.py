@@ -55,7 +55,7 @@ class NoteLLMTrainer(Trainer):
                 raise ValueError("pass processing_class=<tokenizer> (or a data_collator)")
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
             kwargs["data_collator"] = NoteLLMCollator(
-                tokenizer, prompt=base.note_prompt, hashtag_ratio=args.hashtag_ratio
+                tokenizer, prompt=base.note_prompt, hashtag_ratio=args.hashtag_ratio, seed=args.seed
             )
         super().__init__(model=model, args=args, **kwargs)
         self.contrastive_loss = contrastive_loss or NoteLLMContrastiveLoss(
