@@ -30,6 +30,7 @@ def demo_slice(source: Path, target: Path, pool: int, train_pairs: int, seed: in
 
     full = load_benchmark_set(source)
     notes = full.notes.to_pandas()
+    pool = min(pool, int((notes.split == "test").sum()))  # MovieLens' whole test pool is 1,019 notes
     test_pairs = full.test_pairs.sample(frac=1.0, random_state=seed)
     chosen: list[str] = []
     seen: set[str] = set()
