@@ -175,7 +175,9 @@ def train(
         train_dataset=Dataset.from_dict(rows).shuffle(seed=training_args.seed),
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
-        data_collator=NoteLLMCollator(tokenizer, prompt=prompt, hashtag_ratio=training_args.hashtag_ratio, notes=notes),
+        data_collator=NoteLLMCollator(
+            tokenizer, prompt=prompt, hashtag_ratio=training_args.hashtag_ratio, seed=training_args.seed, notes=notes
+        ),
         evaluator=evaluator,
         callbacks=callbacks,
     )
