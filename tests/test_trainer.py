@@ -1,6 +1,7 @@
 import math
 
 import pytest
+import torch
 from datasets import Dataset
 
 from notellm_hf import NoteLLMTrainer, NoteLLMTrainingArguments
@@ -136,3 +137,33 @@ def test_recall_evaluator_as_a_plain_trainer_callback(tmp_path):
     metrics = Trainer.evaluate(trainer)
     assert 0.0 <= metrics["eval_dev_avg"] <= 100.0
     assert any("eval_dev_avg" in entry for entry in trainer.state.log_history)
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_grad_cache_gives_the_full_batch_gradients(tmp_path, lora):
+    import copy
+
+    from notellm_hf import NoteLLMCollator, apply_lora
+
+    model, tokenizer = make_model("qwen2")
+    if lora:
+        model = apply_lora(model, r=4, lora_alpha=8)
+        with torch.no_grad():  # non-zero adapters, so their gradients are not trivially equal
+            for name, param in model.named_parameters():
+                if "lora_B" in name:
+                    param.normal_(0, 0.05)
+    twin = copy.deepcopy(model)
+    batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(list(pair_dataset(1)))
+    grads = []
+    for net, mini in ((model, None), (twin, 3)):  # 8 notes in chunks of 3, 3, 2
+        trainer = NoteLLMTrainer(
+            model=net, args=training_args(tmp_path, alpha=0.5, mini_batch_size=mini), processing_class=tokenizer
+        )
+        trainer.current_gradient_accumulation_steps = 1
+        loss = trainer.training_step(net, dict(batch))
+        grads.append(({n: p.grad.clone() for n, p in net.named_parameters() if p.requires_grad}, loss.item()))
+    (full, full_loss), (cached, cached_loss) = grads
+    assert cached_loss == pytest.approx(full_loss, rel=1e-5)
+    assert full.keys() == cached.keys() and any("logit_scale" in n for n in full)
+    for name in full:
+        torch.testing.assert_close(cached[name], full[name], atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -86,6 +87,14 @@ class NoteLLMTrainer(Trainer):
         # Weight decay would pull tau towards 0 (scale 1); the temperature is not a weight.
         return [name for name in super().get_decay_parameter_names(model) if "logit_scale" not in name]
 
+    def _record(self, model: nn.Module, contrastive: Any, generation: torch.Tensor, logit_scale: torch.Tensor) -> None:
+        metrics = self._metrics["train" if model.training else "eval"]
+        metrics["loss_contrastive"].append(contrastive.loss.item())
+        metrics["loss_generation"].append(generation.item())
+        metrics["logit_scale"].append(logit_scale.item())
+        metrics["retrieval_accuracy"].append(contrastive.accuracy.item())
+        metrics["contrastive_candidates"].append(float(contrastive.candidates))
+
     def compute_loss(
         self,
         model: nn.Module,
@@ -102,13 +111,58 @@ class NoteLLMTrainer(Trainer):
             loss = (contrastive.loss + self.args.alpha * generation) / (1.0 + self.args.alpha)
         else:  # 'w/o GCL': the contrastive loss is only watched
             loss = generation
-        metrics = self._metrics["train" if model.training else "eval"]
-        metrics["loss_contrastive"].append(contrastive.loss.item())
-        metrics["loss_generation"].append(generation.item())
-        metrics["logit_scale"].append(outputs.logit_scale.item())
-        metrics["retrieval_accuracy"].append(contrastive.accuracy.item())
-        metrics["contrastive_candidates"].append(float(contrastive.candidates))
+        self._record(model, contrastive, generation, outputs.logit_scale)
         return (loss, outputs) if return_outputs else loss
+
+    def training_step(
+        self, model: nn.Module, inputs: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if not self.args.mini_batch_size or not self.args.use_contrastive_loss:
+            return super().training_step(model, inputs, num_items_in_batch)
+        model.train()
+        return self._grad_cache_step(model, self._prepare_inputs(inputs))
+
+    def _grad_cache_step(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """GradCache (Gao et al., 2021) for the shared-sequence joint loss.
+
+        Pass 1 embeds every chunk without gradient and back-propagates L_cl to the (cached) embeddings and to
+        the scale. Pass 2 re-runs each chunk with gradient (same dropout masks: the RNG state is replayed) and
+        back-propagates <cached grad, embeddings> plus the chunk's share of alpha * L_gen in one backward, so
+        parameter gradients equal those of the full batch while activations exist for one chunk at a time.
+        """
+        inputs = dict(inputs)
+        note_keys = inputs.pop("note_keys")
+        labels = inputs["labels"]
+        size = self.args.mini_batch_size
+        chunks = [{k: v[i : i + size] for k, v in inputs.items()} for i in range(0, labels.shape[0], size)]
+        rng_states, embeddings = [], []
+        with torch.no_grad():
+            for chunk in chunks:
+                rng_states.append(torch.get_rng_state())
+                out = model(**{k: v for k, v in chunk.items() if k != "labels"})
+                embeddings.append(out.embeddings)
+        cached = torch.cat(embeddings).requires_grad_(True)
+        scale = out.logit_scale.detach().requires_grad_(True)
+        alpha, steps = self.args.alpha, self.current_gradient_accumulation_steps
+        contrastive = self.contrastive_loss(cached, note_keys, scale)
+        (contrastive.loss / (1.0 + alpha)).backward()
+        label_tokens = (labels[:, 1:] != -100).sum().clamp(min=1)
+        generation = torch.zeros((), device=cached.device)
+        for index, (chunk, state) in enumerate(zip(chunks, rng_states, strict=True)):
+            torch.set_rng_state(state)
+            last = index == len(chunks) - 1
+            with contextlib.nullcontext() if last else self.accelerator.no_sync(model):
+                out = model(**chunk)
+                start = index * size
+                surrogate = (out.embeddings * cached.grad[start : start + len(chunk["labels"])]).sum()
+                if index == 0:  # the scale's gradient, through a forward the wrapper (DDP) sees
+                    surrogate = surrogate + scale.grad * out.logit_scale
+                share = (chunk["labels"][:, 1:] != -100).sum() / label_tokens
+                surrogate = surrogate + alpha / (1.0 + alpha) * out.loss * share
+                self.accelerator.backward(surrogate / steps)
+            generation += out.loss.detach() * share
+        self._record(model, contrastive, generation, scale)
+        return ((contrastive.loss.detach() + alpha * generation) / (1.0 + alpha)) / steps
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         mode = "eval" if any(key.startswith("eval_") for key in logs) else "train"

@@ -26,6 +26,13 @@ class NoteLLMTrainingArguments(TrainingArguments):
         default=False,
         metadata={"help": "Gather other processes' embeddings without gradient, as the authors' code does."},
     )
+    mini_batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "GradCache: embed the batch in chunks of this many notes, so the contrastive batch can exceed "
+            "what fits in memory (same gradients as the full batch). Off by default."
+        },
+    )
     # The collator needs the raw note columns; contrastive batches must be equal across processes.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep note columns for the collator."})
     dataloader_drop_last: bool = field(default=True, metadata={"help": "Drop the last incomplete batch."})
@@ -36,5 +43,7 @@ class NoteLLMTrainingArguments(TrainingArguments):
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
         if not 0.0 <= self.hashtag_ratio <= 1.0:
             raise ValueError(f"hashtag_ratio must be in [0, 1], got {self.hashtag_ratio}")
+        if self.mini_batch_size is not None and self.mini_batch_size < 1:
+            raise ValueError(f"mini_batch_size must be >= 1, got {self.mini_batch_size}")
         if self.remove_unused_columns:
             raise ValueError("remove_unused_columns=True would drop the note columns the NoteLLM collator reads")
