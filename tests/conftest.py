@@ -119,6 +119,14 @@ def make_model(arch: str = "llama", **config) -> tuple[NoteLLMForEmbeddingAndGen
     return model, tokenizer
 
 
+def saved_model(folder, arch: str = "llama") -> tuple:
+    """A tiny NoteLLM and its tokenizer saved to ``folder``: (folder, model, tokenizer)."""
+    model, tokenizer = make_model(arch)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder, model, tokenizer
+
+
 @pytest.fixture(params=["llama", "qwen2"])
 def tiny(request) -> tuple[NoteLLMForEmbeddingAndGeneration, PreTrainedTokenizerFast]:
     return make_model(request.param)

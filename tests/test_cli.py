@@ -5,15 +5,12 @@ import pytest
 
 from notellm_hf.cli import main
 
-from conftest import TOY_NOTES, make_model
+from conftest import TOY_NOTES, saved_model
 
 
 @pytest.fixture
 def model_dir(tmp_path):
-    model, tokenizer = make_model("llama")
-    model.save_pretrained(tmp_path / "model")
-    tokenizer.save_pretrained(tmp_path / "model")
-    return tmp_path / "model", model, tokenizer
+    return saved_model(tmp_path / "model")
 
 
 def write_notes(path, records):

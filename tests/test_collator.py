@@ -42,7 +42,6 @@ def test_rows_are_anchors_then_positives_with_output_only_labels():
 def test_hashtag_ratio_is_honoured_over_many_batches():
     tokenizer = tokenizer_with_emb()
     collator = NoteLLMCollator(tokenizer, hashtag_ratio=0.4, seed=1)
-    guidance_ids = tokenizer(" topics are:", add_special_tokens=False)["input_ids"]
     hashtag_rows = total = 0
     for _ in range(60):
         batch = collator(pairs(("pasta", "pizza"), ("guitar", "piano"), ("run", "swim")))
@@ -50,7 +49,6 @@ def test_hashtag_ratio_is_honoured_over_many_batches():
             text = tokenizer.decode(ids)
             hashtag_rows += "topics are:" in text
             total += 1
-    assert guidance_ids
     assert abs(hashtag_rows / total - 0.4) < 0.06, hashtag_rows / total
 
 
@@ -82,7 +80,6 @@ def test_note_records_and_zh_prompt_are_accepted():
     batch = collator([{"anchor": Note("a", title="旅行"), "positive": Note("b", title="美食 🍜")}])
     assert "生成笔记类目" in tokenizer.decode(batch["input_ids"][0])
     assert batch["labels"].eq(-100).all()  # no categories -> nothing to generate
-    assert isinstance(batch["input_ids"], torch.Tensor)
 
 
 def test_pairs_of_note_ids_are_looked_up_in_the_note_table():

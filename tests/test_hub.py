@@ -12,7 +12,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 from notellm_hf import apply_lora
 from notellm_hf.hub import export_model, push_to_hub
 
-from conftest import TOY_NOTES, make_model
+from conftest import TOY_NOTES, saved_model
 
 FRESH = textwrap.dedent(
     """
@@ -54,10 +54,7 @@ def run_fresh(folder: Path, notes: list) -> dict:
 
 @pytest.fixture
 def trained(tmp_path):
-    model, tokenizer = make_model("qwen2")
-    model.save_pretrained(tmp_path / "trained")
-    tokenizer.save_pretrained(tmp_path / "trained")
-    return tmp_path / "trained", model, tokenizer
+    return saved_model(tmp_path / "trained", "qwen2")
 
 
 def test_export_loads_as_automodel_and_sentence_transformer_without_the_package(tmp_path, trained):

@@ -10,7 +10,7 @@ from notellm_hf.cli import main
 from notellm_hf.data.benchmark_set import write_benchmark_set
 from notellm_hf.data.movielens import build_movielens_tmdb
 
-from conftest import build_tokenizer, make_model, tiny_backbone
+from conftest import build_tokenizer, saved_model, tiny_backbone
 
 FIXTURE = Path(__file__).parent / "fixtures" / "movielens_tmdb"
 
@@ -24,9 +24,7 @@ def benchmark_dir(tmp_path_factory):
 
 
 def test_evaluate_writes_the_report_for_models_and_baselines(tmp_path, benchmark_dir, capsys):
-    model, tokenizer = make_model("llama")
-    model.save_pretrained(tmp_path / "model")
-    tokenizer.save_pretrained(tmp_path / "model")
+    saved_model(tmp_path / "model")
     backbone_tokenizer = build_tokenizer()
     tiny_backbone("qwen2", len(backbone_tokenizer)).save_pretrained(tmp_path / "backbone")
     backbone_tokenizer.save_pretrained(tmp_path / "backbone")

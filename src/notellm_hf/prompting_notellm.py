@@ -195,13 +195,17 @@ class NoteCompressionPrompt:
 
     # ---- rendering ----
     def _check_no_special_text(self, note: Note) -> None:
-        for name in ("title", "content", "category"):
-            if self.emb_token in getattr(note, name):
+        fields = {
+            "title": [note.title],
+            "content": [note.content],
+            "category": [note.category],
+            "hashtags": note.hashtags,
+        }
+        for name, values in fields.items():
+            if any(self.emb_token in value for value in values):
                 raise ValueError(
                     f"note {note.note_id!r}: field {name!r} contains the reserved token {self.emb_token!r}"
                 )
-        if any(self.emb_token in tag for tag in note.hashtags):
-            raise ValueError(f"note {note.note_id!r}: field 'hashtags' contains the reserved token {self.emb_token!r}")
 
     def render(
         self,
