@@ -17,40 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "recipes" / "smollm2-135m-cpu" / "config_debian.yaml"
 SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
-
-
-def demo_slice(source: Path, target: Path, pool: int, train_pairs: int, seed: int = 0) -> dict:
-    """A smaller benchmark set: test pairs among a pool of `pool` test notes, `train_pairs` training pairs."""
-    from notellm_hf.data.benchmark_set import load_benchmark_set, write_benchmark_set
-
-    full = load_benchmark_set(source)
-    notes = full.notes.to_pandas()
-    pool = min(pool, int((notes.split == "test").sum()))  # MovieLens' whole test pool is 1,019 notes
-    test_pairs = full.test_pairs.sample(frac=1.0, random_state=seed)
-    chosen: list[str] = []
-    seen: set[str] = set()
-    for a, b in zip(test_pairs.note_id_a, test_pairs.note_id_b, strict=True):
-        new = [n for n in (a, b) if n not in seen]
-        if len(chosen) + len(new) > pool * 0.6:  # the rest of the pool: notes without pairs (distractors)
-            break
-        chosen += new
-        seen.update(new)
-    test_ids = notes[(notes.split == "test") & ~notes.note_id.isin(seen)].note_id.sample(
-        n=pool - len(chosen), random_state=seed
-    )
-    pool_ids = set(chosen) | set(test_ids)
-    keep = (notes.split == "train") | notes.note_id.isin(pool_ids)
-    notes = notes[keep]
-    split = pd.Series(notes.split.to_numpy(), index=notes.note_id.to_numpy())
-    pairs_in_pool = full.test_pairs[full.test_pairs.note_id_a.isin(pool_ids) & full.test_pairs.note_id_b.isin(pool_ids)]
-    train = full.train_pairs.sample(n=min(train_pairs, len(full.train_pairs)), random_state=seed)
-    meta = {**{k: v for k, v in full.stats.items() if k not in ("train", "test")}, "demo_slice_of": str(source)}
-    return write_benchmark_set(target, notes.drop(columns="split"), split, train, pairs_in_pool, meta)
 
 
 def training_curves(log_history: list[dict], path: Path) -> None:
@@ -131,7 +100,7 @@ def main() -> None:
     from trl import ModelConfig, TrlParser
 
     from notellm_hf import NoteLLMTrainingArguments, export_model
-    from notellm_hf.data import PREPARERS, cache_dir
+    from notellm_hf.data import PREPARERS, cache_dir, subsample_benchmark_set
     from notellm_hf.evaluation import evaluate_benchmark
     from notellm_hf.recipe import DataArguments, resolve_backbone, train
     from notellm_hf.report import markdown_table
@@ -142,7 +111,7 @@ def main() -> None:
         PREPARERS[SETS[args.data]](full)
     data = cache_dir() / "datasets" / f"{SETS[args.data]}-demo-{args.pool}"
     if not (data / "stats.json").exists():
-        demo_slice(full, data, args.pool, args.train_pairs)
+        subsample_benchmark_set(full, data, args.pool, args.train_pairs)
     stats = json.loads((data / "stats.json").read_text())
     print(
         f"[1/5] data: {stats['train']['pairs']} training pairs; test pool {stats['test']['notes']} notes, "

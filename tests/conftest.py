@@ -92,13 +92,13 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>")
 
 
-def tiny_backbone(arch: str, vocab_size: int) -> torch.nn.Module:
+def tiny_backbone(arch: str, vocab_size: int, num_layers: int = 2) -> torch.nn.Module:
     torch.manual_seed(0)
     common = dict(
         vocab_size=vocab_size,
         hidden_size=32,
         intermediate_size=64,
-        num_hidden_layers=2,
+        num_hidden_layers=num_layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=512,
@@ -110,11 +110,13 @@ def tiny_backbone(arch: str, vocab_size: int) -> torch.nn.Module:
     return Qwen2ForCausalLM(Qwen2Config(**common, tie_word_embeddings=False))
 
 
-def make_model(arch: str = "llama", **config) -> tuple[NoteLLMForEmbeddingAndGeneration, PreTrainedTokenizerFast]:
+def make_model(
+    arch: str = "llama", num_layers: int = 2, **config
+) -> tuple[NoteLLMForEmbeddingAndGeneration, PreTrainedTokenizerFast]:
     tokenizer = build_tokenizer()
     config.setdefault("embedding_dim", 16)
     model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(
-        tiny_backbone(arch, len(tokenizer)), tokenizer=tokenizer, **config
+        tiny_backbone(arch, len(tokenizer), num_layers), tokenizer=tokenizer, **config
     )
     return model, tokenizer
 

@@ -76,3 +76,21 @@ def test_bad_input_is_rejected_clearly():
         NoteIndex(x[:2], ["a", "a"])
     with pytest.raises(ValueError, match="10 embeddings but 9 note ids"):
         NoteIndex(x, IDS[:9])
+
+
+@pytest.mark.parametrize("factory", ["Flat", "IVF8,Flat"])
+def test_index_from_shards_equals_one_built_in_memory(tmp_path, factory):
+    import json
+
+    x = unit_vectors(200)
+    for shard, start in enumerate(range(0, 200, 64)):  # the layout `encode_to_shards` writes
+        np.save(tmp_path / f"shard-{shard:05d}.npy", x[start : start + 64])
+        (tmp_path / f"shard-{shard:05d}.ids.json").write_text(json.dumps(IDS[start : start + 64]))
+    sharded = NoteIndex.from_shards(tmp_path, factory=factory, nprobe=8, train_size=150)
+    assert sharded.note_ids == IDS
+    queries = unit_vectors(5, seed=1)
+    truth = np.argsort(-(queries @ x.T), axis=1)[:, :10]
+    assert sharded.search(queries, 10)[1] == [[IDS[j] for j in row] for row in truth]
+    (tmp_path / "shard-00001.ids.json").write_text(json.dumps(IDS[:3]))
+    with pytest.raises(ValueError, match="shard-00001.npy: 64 embeddings but 3 note ids"):
+        NoteIndex.from_shards(tmp_path)

@@ -3,7 +3,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from notellm_hf.data.benchmark_set import load_benchmark_set, write_benchmark_set
+from notellm_hf.data.benchmark_set import load_benchmark_set, subsample_benchmark_set, write_benchmark_set
 from notellm_hf.data.movielens import build_movielens_tmdb
 
 from test_pairs import reference_pairs
@@ -55,3 +55,19 @@ def test_written_set_round_trips_with_table1_statistics(raw, tmp_path):
     test_notes = loaded.split_notes("test")
     assert stats["test"]["avg_hashtags_per_note"] == round(sum(map(len, test_notes["hashtags"])) / len(test_notes), 2)
     assert not (tmp_path / "set.building").exists()
+
+
+def test_subsample_keeps_a_pool_with_its_pairs_and_distractors(raw, tmp_path):
+    ratings, links, tmdb = raw
+    write_benchmark_set(tmp_path / "set", *build_movielens_tmdb(ratings, links, tmdb, lower=0.0))
+    full = load_benchmark_set(tmp_path / "set")
+    full_test = set(full.split_notes("test")["note_id"])
+    pool_size = len(full_test) // 2
+    stats = subsample_benchmark_set(tmp_path / "set", tmp_path / "small", pool=pool_size, train_pairs=5)
+    small = load_benchmark_set(tmp_path / "small")
+    pool = set(small.split_notes("test")["note_id"])
+    assert len(pool) == pool_size and pool <= full_test
+    assert len(small.train_pairs) == stats["train"]["pairs"] == min(5, len(full.train_pairs))
+    in_pool = full.test_pairs[full.test_pairs.note_id_a.isin(pool) & full.test_pairs.note_id_b.isin(pool)]
+    assert sorted(map(tuple, small.test_pairs.to_numpy())) == sorted(map(tuple, in_pool.to_numpy()))
+    assert len(small.test_pairs) > 0

@@ -139,29 +139,36 @@ def test_recall_evaluator_as_a_plain_trainer_callback(tmp_path):
     assert any("eval_dev_avg" in entry for entry in trainer.state.log_history)
 
 
-@pytest.mark.parametrize("lora", [False, True])
-def test_grad_cache_gives_the_full_batch_gradients(tmp_path, lora):
+@pytest.mark.parametrize("variant", ["full", "lora", "top_layer"])
+def test_grad_cache_gives_the_full_batch_gradients(tmp_path, variant):
     import copy
 
     from notellm_hf import NoteLLMCollator, apply_lora
+    from notellm_hf.partial_finetuning import freeze_bottom_layers
 
     model, tokenizer = make_model("qwen2")
-    if lora:
+    if variant == "lora":
         model = apply_lora(model, r=4, lora_alpha=8)
         with torch.no_grad():  # non-zero adapters, so their gradients are not trivially equal
             for name, param in model.named_parameters():
                 if "lora_B" in name:
                     param.normal_(0, 0.05)
-    twin = copy.deepcopy(model)
     batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(list(pair_dataset(1)))
     grads = []
-    for net, mini in ((model, None), (twin, 3)):  # 8 notes in chunks of 3, 3, 2
+    twin_settings = {"mini_batch_size": 3}  # 8 notes in chunks of 3, 3, 2
+    if variant == "top_layer":  # the reference runs the frozen layer each time; the twin replays it from the cache
+        freeze_bottom_layers(model, 1)
+        twin_settings["trainable_layers"] = 1
+    twin = copy.deepcopy(model)
+    for net, settings in ((model, {}), (twin, twin_settings)):
         trainer = NoteLLMTrainer(
-            model=net, args=training_args(tmp_path, alpha=0.5, mini_batch_size=mini), processing_class=tokenizer
+            model=net, args=training_args(tmp_path, alpha=0.5, **settings), processing_class=tokenizer
         )
         trainer.current_gradient_accumulation_steps = 1
         loss = trainer.training_step(net, dict(batch))
         grads.append(({n: p.grad.clone() for n, p in net.named_parameters() if p.requires_grad}, loss.item()))
+    if variant == "top_layer":  # pass 1 ran the frozen layer once per note, pass 2 replayed it
+        assert (trainer.prefix_cache.misses, trainer.prefix_cache.hits) == (8, 8)
     (full, full_loss), (cached, cached_loss) = grads
     assert cached_loss == pytest.approx(full_loss, rel=1e-5)
     assert full.keys() == cached.keys() and any("logit_scale" in n for n in full)

@@ -23,15 +23,39 @@ def _read_notes(path: str) -> list:
 
 
 def _encode(args: argparse.Namespace) -> None:
-    import numpy as np
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
 
+    from .encoding import encode_to_shards, iter_shards
+
+    # One process, or one of `accelerate launch`'s (each embeds its own shards); CPU ranks as in Accelerator.
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     notes = _read_notes(args.notes)
     model, tokenizer = _load(args.model)
-    embeddings = model.encode_notes(tokenizer, notes, batch_size=args.batch_size, show_progress_bar=True)
-    np.save(args.output, embeddings.numpy())
-    with open(f"{args.output}.ids.txt", "w", encoding="utf-8") as handle:
-        handle.writelines(f"{note.note_id}\n" for note in notes)
-    print(f"wrote {tuple(embeddings.shape)} embeddings to {args.output} (note ids: {args.output}.ids.txt)")
+    written = encode_to_shards(
+        model.to(state.device),
+        tokenizer,
+        notes,
+        args.output,
+        shard_size=args.shard_size,
+        batch_size=args.batch_size,
+        process_index=state.process_index,
+        num_processes=state.num_processes,
+        show_progress_bar=state.is_local_main_process,
+    )
+    print(f"process {state.process_index}/{state.num_processes} wrote {[p.name for p in written]}", flush=True)
+    state.wait_for_everyone()
+    if state.is_main_process:
+        rows = sum(len(ids) for _, ids in iter_shards(args.output))
+        print(f"{args.output}: embeddings of {rows:,} of {len(notes):,} notes")
+
+
+def _index(args: argparse.Namespace) -> None:
+    from .index import NoteIndex
+
+    index = NoteIndex.from_shards(args.embeddings, factory=args.factory, nprobe=args.nprobe, ef_search=args.ef_search)
+    index.save(args.out)
+    print(f"indexed {len(index):,} notes ({args.factory}) in {args.out}")
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -123,12 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="notellm", description="NoteLLM: note embeddings, hashtags and categories.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    encode = commands.add_parser("encode", help="embed notes (JSONL) with a NoteLLM model folder or Hub id")
+    encode = commands.add_parser(
+        "encode", help="embed a note table into resumable shards (run under `accelerate launch` to split it)"
+    )
     encode.add_argument("--model", required=True)
     encode.add_argument("--notes", required=True, help="note table (.jsonl, .parquet, .csv): note_id, title, ...")
-    encode.add_argument("--output", required=True, help=".npy file for the (n, d) embeddings")
+    encode.add_argument("--output", required=True, help="folder of shard-NNNNN.npy + shard-NNNNN.ids.json files")
+    encode.add_argument("--shard-size", type=int, default=100_000, help="notes per shard")
     encode.add_argument("--batch-size", type=int, default=32)
     encode.set_defaults(run=_encode)
+
+    index = commands.add_parser("index", help="build a NoteIndex from embedding shards, one shard at a time")
+    index.add_argument("embeddings", help="folder written by `notellm encode`")
+    index.add_argument("out", help="index folder (faiss file + note ids)")
+    index.add_argument("--factory", default="Flat", help='faiss factory string, e.g. "HNSW32,Flat", "IVF4096,Flat"')
+    index.add_argument("--nprobe", type=int, help="IVF cells searched per query")
+    index.add_argument("--ef-search", type=int, help="HNSW search breadth")
+    index.set_defaults(run=_index)
 
     generate = commands.add_parser("generate", help="generate each note's category or hashtags")
     generate.add_argument("--model", required=True)

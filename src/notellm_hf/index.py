@@ -8,11 +8,14 @@ faiss file plus a JSON table of note ids: nothing is pickled.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
 import numpy as np
+
+from .encoding import iter_shards
 
 INDEX_FILE = "index.faiss"
 IDS_FILE = "note_ids.json"
@@ -48,17 +51,42 @@ class NoteIndex:
         ef_search: int | None = None,
     ) -> None:
         matrix = _as_matrix(embeddings)
+        self._build(factory, matrix, nprobe, ef_search)
+        self.add(matrix, note_ids)
+
+    @classmethod
+    def from_shards(
+        cls,
+        directory: str | Path,
+        factory: str = "Flat",
+        nprobe: int | None = None,
+        ef_search: int | None = None,
+        train_size: int = 262_144,
+    ) -> NoteIndex:
+        """Builds the index from `encode_to_shards` output one shard at a time (memory: one shard plus the
+        training sample). Indexes that need training (IVF) train on the first ``train_size`` vectors."""
+        sample: list[np.ndarray] = []
+        for embeddings, _ in iter_shards(directory):
+            sample.append(np.asarray(embeddings[: train_size - sum(map(len, sample))]))
+            if sum(map(len, sample)) >= train_size:
+                break
+        self = cls.__new__(cls)
+        self._build(factory, _as_matrix(np.concatenate(sample)), nprobe, ef_search)
+        for embeddings, note_ids in iter_shards(directory):
+            self.add(embeddings, note_ids)
+        return self
+
+    def _build(self, factory: str, training: np.ndarray, nprobe: int | None, ef_search: int | None) -> None:
         self.factory = factory
-        self.dim = matrix.shape[1]
+        self.dim = training.shape[1]
         base = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
         if not base.is_trained:
-            base.train(matrix)
+            base.train(training)
         # IVF indexes take ids themselves; flat and graph indexes need the id map (IDMap2 also reconstructs).
         self.index = base if isinstance(base, faiss.IndexIVF) else faiss.IndexIDMap2(base)
         self._ids: list[str | None] = []
         self._rows: dict[str, int] = {}
         self._configure(nprobe, ef_search)
-        self.add(matrix, note_ids)
 
     def _configure(self, nprobe: int | None, ef_search: int | None) -> None:
         ivf = faiss.try_extract_index_ivf(self.index)
@@ -82,7 +110,9 @@ class NoteIndex:
         note_ids = [str(i) for i in note_ids]
         if len(note_ids) != len(matrix):
             raise ValueError(f"{len(matrix)} embeddings but {len(note_ids)} note ids")
-        duplicates = [i for i in note_ids if i in self._rows] or [i for i in set(note_ids) if note_ids.count(i) > 1]
+        duplicates = [i for i in note_ids if i in self._rows]
+        if not duplicates and len(set(note_ids)) < len(note_ids):
+            duplicates = [i for i, count in Counter(note_ids).items() if count > 1]
         if duplicates:
             raise ValueError(f"note ids already in the index or repeated: {sorted(duplicates)[:5]}")
         start = len(self._ids)

@@ -14,6 +14,7 @@ from transformers.trainer_utils import EvalLoopOutput
 
 from .collator import NoteLLMCollator
 from .losses import NoteLLMContrastiveLoss
+from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
 from .training_args import NoteLLMTrainingArguments
 
 
@@ -33,6 +34,8 @@ class NoteLLMTrainer(Trainer):
     ``evaluator(model, tokenizer) -> dict`` (e.g. [`RecallEvaluator`]) runs at each evaluation; its figures
     join the evaluation metrics. Without a ``data_collator`` it builds a [`NoteLLMCollator`] from the model's
     own prompt settings.
+    With ``args.trainable_layers`` it freezes all but the top layers and replays the frozen layers' outputs
+    from a [`FrozenPrefixCache`] (partial fine-tuning; not combinable with LoRA, whose adapters sit below).
     Logs ``loss_contrastive``, ``loss_generation``, ``logit_scale`` (e^tau), ``retrieval_accuracy``
     (in-batch top-1) and ``contrastive_candidates`` (rows scored per query, across processes) next to the loss.
     """
@@ -58,6 +61,12 @@ class NoteLLMTrainer(Trainer):
             kwargs["data_collator"] = NoteLLMCollator(
                 tokenizer, prompt=base.note_prompt, hashtag_ratio=args.hashtag_ratio, seed=args.seed
             )
+        self.prefix_cache = None
+        if args.trainable_layers is not None:
+            if hasattr(model, "peft_config"):
+                raise ValueError("trainable_layers (partial fine-tuning) and LoRA are alternatives: pick one")
+            cut = freeze_bottom_layers(model, args.trainable_layers)
+            self.prefix_cache = FrozenPrefixCache(model, cut, max_bytes=int(args.prefix_cache_gb * 2**30))
         super().__init__(model=model, args=args, **kwargs)
         self.contrastive_loss = contrastive_loss or NoteLLMContrastiveLoss(
             gather_across_processes=args.gather_across_processes, paper_compat=args.paper_compat
@@ -95,6 +104,12 @@ class NoteLLMTrainer(Trainer):
         metrics["retrieval_accuracy"].append(contrastive.accuracy.item())
         metrics["contrastive_candidates"].append(float(contrastive.candidates))
 
+    def _forward(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> Any:
+        if self.prefix_cache is None:
+            return model(**inputs)
+        with self.prefix_cache.applied(inputs["input_ids"], inputs.get("attention_mask")):
+            return model(**inputs)
+
     def compute_loss(
         self,
         model: nn.Module,
@@ -104,7 +119,7 @@ class NoteLLMTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         inputs = dict(inputs)
         note_keys = inputs.pop("note_keys")
-        outputs = model(**inputs)
+        outputs = self._forward(model, inputs)
         contrastive = self.contrastive_loss(outputs.embeddings, note_keys, outputs.logit_scale)
         generation = outputs.loss if outputs.loss is not None else contrastive.loss.new_zeros(())
         if self.args.use_contrastive_loss:
@@ -139,7 +154,7 @@ class NoteLLMTrainer(Trainer):
         with torch.no_grad():
             for chunk in chunks:
                 rng_states.append(torch.get_rng_state())
-                out = model(**{k: v for k, v in chunk.items() if k != "labels"})
+                out = self._forward(model, {k: v for k, v in chunk.items() if k != "labels"})
                 embeddings.append(out.embeddings)
         cached = torch.cat(embeddings).requires_grad_(True)
         scale = out.logit_scale.detach().requires_grad_(True)
@@ -152,7 +167,7 @@ class NoteLLMTrainer(Trainer):
             torch.set_rng_state(state)
             last = index == len(chunks) - 1
             with contextlib.nullcontext() if last else self.accelerator.no_sync(model):
-                out = model(**chunk)
+                out = self._forward(model, chunk)
                 start = index * size
                 surrogate = (out.embeddings * cached.grad[start : start + len(chunk["labels"])]).sum()
                 if index == 0:  # the scale's gradient, through a forward the wrapper (DDP) sees

@@ -33,6 +33,16 @@ class NoteLLMTrainingArguments(TrainingArguments):
             "what fits in memory (same gradients as the full batch). Off by default."
         },
     )
+    trainable_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "Partial fine-tuning: train only the top k decoder layers (plus final norm and heads); the "
+            "frozen layers' outputs are computed once per distinct sequence and reused across steps and epochs."
+        },
+    )
+    prefix_cache_gb: float = field(
+        default=8.0, metadata={"help": "Memory bound of the frozen-layer output cache of partial fine-tuning."}
+    )
     # The collator needs the raw note columns; contrastive batches must be equal across processes.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep note columns for the collator."})
     dataloader_drop_last: bool = field(default=True, metadata={"help": "Drop the last incomplete batch."})
@@ -45,5 +55,9 @@ class NoteLLMTrainingArguments(TrainingArguments):
             raise ValueError(f"hashtag_ratio must be in [0, 1], got {self.hashtag_ratio}")
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
             raise ValueError(f"mini_batch_size must be >= 1, got {self.mini_batch_size}")
+        if self.trainable_layers is not None and self.trainable_layers < 1:
+            raise ValueError(f"trainable_layers must be >= 1, got {self.trainable_layers}")
+        if self.prefix_cache_gb < 0:
+            raise ValueError(f"prefix_cache_gb must be >= 0, got {self.prefix_cache_gb}")
         if self.remove_unused_columns:
             raise ValueError("remove_unused_columns=True would drop the note columns the NoteLLM collator reads")

@@ -1,6 +1,6 @@
 """The data side: note tables and click logs -> related-note pairs -> benchmark sets."""
 
-from .benchmark_set import BenchmarkSet, load_benchmark_set, write_benchmark_set
+from .benchmark_set import BenchmarkSet, load_benchmark_set, subsample_benchmark_set, write_benchmark_set
 from .debian import prepare_debian
 from .movielens import prepare_movielens_tmdb
 from .notes import NOTE_FEATURES, load_notes, notes_by_id
@@ -21,6 +21,7 @@ __all__ = [
     "notes_by_id",
     "prepare_debian",
     "prepare_movielens_tmdb",
+    "subsample_benchmark_set",
     "write_benchmark_set",
     "write_pairs",
 ]

@@ -101,3 +101,34 @@ def load_benchmark_set(directory: str | Path) -> BenchmarkSet:
         test_pairs=load_pairs(directory / "test_pairs.parquet"),
         stats=json.loads((directory / "stats.json").read_text(encoding="utf-8")),
     )
+
+
+def subsample_benchmark_set(
+    source: str | Path, target: str | Path, pool: int, train_pairs: int, seed: int = 0
+) -> dict[str, Any]:
+    """A smaller set for CPU budgets: a test pool of ``pool`` notes (60% taken pair by pair from the test pairs,
+    the rest drawn from the other test notes), every test pair inside it, and ``train_pairs`` sampled training
+    pairs. Returns its statistics."""
+    full = load_benchmark_set(source)
+    notes = full.notes.to_pandas()
+    pool = min(pool, int((notes.split == "test").sum()))
+    chosen: list[str] = []
+    seen: set[str] = set()
+    shuffled = full.test_pairs.sample(frac=1.0, random_state=seed)
+    for a, b in zip(shuffled.note_id_a, shuffled.note_id_b, strict=True):
+        new = [n for n in (a, b) if n not in seen]
+        if len(chosen) + len(new) > pool * 0.6:
+            break
+        chosen += new
+        seen.update(new)
+    distractors = notes[(notes.split == "test") & ~notes.note_id.isin(seen)].note_id.sample(
+        n=pool - len(chosen), random_state=seed
+    )
+    pool_ids = set(chosen) | set(distractors)
+    notes = notes[(notes.split == "train") | notes.note_id.isin(pool_ids)]
+    split = pd.Series(notes.split.to_numpy(), index=notes.note_id.to_numpy())
+    test = full.test_pairs
+    test = test[test.note_id_a.isin(pool_ids) & test.note_id_b.isin(pool_ids)]
+    train = full.train_pairs.sample(n=min(train_pairs, len(full.train_pairs)), random_state=seed)
+    meta = {**{k: v for k, v in full.stats.items() if k not in ("train", "test")}, "subsample_of": str(source)}
+    return write_benchmark_set(target, notes.drop(columns="split"), split, train, test, meta)

