@@ -6,6 +6,7 @@ import pytest
 from notellm_hf.cli import main
 
 from conftest import TOY_NOTES, saved_model
+from test_encoding import read_all
 
 
 @pytest.fixture
@@ -20,33 +21,6 @@ def write_notes(path, records):
 
 def encode_argv(folder, notes, out, *extra):
     return ["encode", "--model", str(folder), "--notes", str(notes), "--output", str(out), *extra]
-
-
-def read_shards(out):
-    from notellm_hf.encoding import iter_shards
-
-    shards = list(iter_shards(out))
-    return np.concatenate([np.asarray(e) for e, _ in shards]), [i for _, ids in shards for i in ids]
-
-
-def test_encode_writes_shards_in_note_order_and_resumes(tmp_path, model_dir):
-    folder, model, tokenizer = model_dir
-    notes = write_notes(tmp_path / "notes.jsonl", TOY_NOTES)
-    out = tmp_path / "emb"
-    assert main(encode_argv(folder, notes, out, "--shard-size", "3", "--batch-size", "2")) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        f"shard-0000{i}.{ext}" for i in range(3) for ext in ("ids.json", "npy")
-    ]
-    embeddings, ids = read_shards(out)
-    expected = model.encode_notes(tokenizer, TOY_NOTES).numpy()
-    np.testing.assert_allclose(embeddings, expected, atol=1e-6)
-    assert ids == [n["note_id"] for n in TOY_NOTES]
-    # An interrupted run: shard 1 never finished. The rerun writes only that one.
-    (out / "shard-00001.npy").unlink()
-    kept = {name: (out / name).stat().st_mtime_ns for name in ("shard-00000.npy", "shard-00002.npy")}
-    assert main(encode_argv(folder, notes, out, "--shard-size", "3")) == 0
-    assert {name: (out / name).stat().st_mtime_ns for name in kept} == kept
-    np.testing.assert_allclose(read_shards(out)[0], expected, atol=1e-6)
 
 
 def test_two_processes_split_the_shards_and_the_index_builds_from_them(tmp_path, model_dir):
@@ -69,7 +43,7 @@ def test_two_processes_split_the_shards_and_the_index_builds_from_them(tmp_path,
     # Four shards of two notes: process 0 takes 0 and 2, process 1 takes 1 and 3 (a 1-process run would not).
     assert "process 0/2 wrote ['shard-00000.npy', 'shard-00002.npy']" in result.stdout
     assert "process 1/2 wrote ['shard-00001.npy', 'shard-00003.npy']" in result.stdout
-    embeddings, ids = read_shards(out)
+    embeddings, ids = read_all(out)
     np.testing.assert_allclose(embeddings, model.encode_notes(tokenizer, TOY_NOTES).numpy(), atol=1e-6)
     assert main(["index", str(out), str(tmp_path / "index")]) == 0
     index = NoteIndex.load(tmp_path / "index")
