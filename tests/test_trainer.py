@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from datasets import Dataset
@@ -174,3 +175,52 @@ def test_grad_cache_gives_the_full_batch_gradients(tmp_path, variant):
     assert full.keys() == cached.keys() and any("logit_scale" in n for n in full)
     for name in full:
         torch.testing.assert_close(cached[name], full[name], atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def _grad_cache_rank(rank: int, port: int, queue) -> None:
+    import os
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2"
+    )
+    os.environ.update(LOCAL_WORLD_SIZE="2", ACCELERATE_USE_CPU="true")
+    import tempfile
+
+    from notellm_hf import NoteLLMCollator
+
+    grads = {}
+    for mini in (None, 3):
+        model, tokenizer = make_model("qwen2")  # seeded: identical on both ranks
+        args = training_args(tempfile.mkdtemp(), alpha=0.5, mini_batch_size=mini)
+        trainer = NoteLLMTrainer(model=model, args=args, processing_class=tokenizer)
+        wrapped = trainer.accelerator.prepare_model(model)
+        trainer.current_gradient_accumulation_steps = 1
+        pairs = list(pair_dataset(1))[2 * rank : 2 * rank + 2]  # each rank holds 2 of the 4 pairs
+        batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(pairs)
+        trainer.training_step(wrapped, dict(batch))
+        grads[mini] = {n: p.grad.numpy().copy() for n, p in model.named_parameters() if p.requires_grad}
+    queue.put((rank, args.world_size, grads))
+
+
+def test_grad_cache_across_two_processes_equals_the_plain_data_parallel_step():
+    import multiprocessing
+
+    from test_losses import _free_port
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    port = _free_port()
+    workers = [context.Process(target=_grad_cache_rank, args=(rank, port, queue)) for rank in range(2)]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sorted(r[1] for r in results) == [2, 2], "expected world_size == 2"
+    for _, _, grads in results:
+        plain, cached = grads[None], grads[3]
+        assert plain.keys() == cached.keys()
+        for name in plain:  # DDP-averaged gradients, negatives gathered from both ranks in both steps
+            np.testing.assert_allclose(cached[name], plain[name], atol=1e-5, rtol=1e-4, err_msg=name)
+    # Both ranks step with the same averaged gradient.
+    np.testing.assert_allclose(results[0][2][3]["embedding_head.weight"], results[1][2][3]["embedding_head.weight"])
