@@ -57,7 +57,8 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=1000)
     parser.add_argument("--train-pairs", type=int, default=4096)
     parser.add_argument("--generation-notes", type=int, default=48)
-    parser.add_argument("--minilm-steps", type=int, default=-1, help="-1: one epoch over the training pairs")
+    parser.add_argument("--minilm-steps", type=int, default=16, help="fine-tuning steps of MiniLM (batch 64)")
+    parser.add_argument("--minilm-max-tokens", type=int, default=128, help="MiniLM input cap (its own: 256)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--out", default=str(ROOT / "outputs" / "quality"))
     args = parser.parse_args()
@@ -103,6 +104,8 @@ def main() -> None:
             out_dir=out / "report",
             generation_notes=args.generation_notes,
             finetune_steps=args.minilm_steps,
+            sentence_max_tokens=args.minilm_max_tokens,
+            reuse_embeddings=True,
         )
         timings["evaluation"] = round(time.time() - evaluated, 1)
         timings["total"] = round(time.time() - start, 1)

@@ -67,3 +67,24 @@ def test_evaluate_writes_the_report_for_models_and_baselines(tmp_path, benchmark
 def test_evaluate_rejects_unknown_baselines(benchmark_dir, capsys):
     assert main(["evaluate", "--data", str(benchmark_dir), "--baselines", "bm25"]) == 2
     assert "unknown baselines ['bm25']" in capsys.readouterr().err
+
+
+def test_saved_pool_embeddings_are_reused_only_while_newer_than_the_model(tmp_path, benchmark_dir):
+    import os
+
+    import numpy as np
+
+    from notellm_hf.evaluation import evaluate_benchmark
+
+    folder, model, tokenizer = saved_model(tmp_path / "model")
+    out = tmp_path / "report"
+    first = evaluate_benchmark(benchmark_dir, {"tiny": folder}, out_dir=out, generation_notes=0)
+    saved = out / "embeddings_tiny.npy"
+    # Constant embeddings score nothing under pessimistic ranks: a reused file shows in the figures.
+    np.save(saved, np.ones_like(np.load(saved)))
+    reused = evaluate_benchmark(benchmark_dir, {"tiny": folder}, out_dir=out, generation_notes=0, reuse_embeddings=True)
+    assert reused["results"]["tiny"]["retrieval"]["avg"] == 0.0 < first["results"]["tiny"]["retrieval"]["avg"]
+    newer = saved.stat().st_mtime + 10
+    os.utime(folder / "config.json", (newer, newer))  # the model changed after the embeddings were saved
+    again = evaluate_benchmark(benchmark_dir, {"tiny": folder}, out_dir=out, generation_notes=0, reuse_embeddings=True)
+    assert again["results"]["tiny"]["retrieval"]["avg"] == first["results"]["tiny"]["retrieval"]["avg"]

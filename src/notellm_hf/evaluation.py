@@ -220,12 +220,16 @@ def evaluate_benchmark(
     generation_notes: int = 100,
     batch_size: int = 16,
     finetune_steps: int = -1,
+    reuse_embeddings: bool = False,
+    sentence_max_tokens: int = 256,
 ) -> dict[str, Any]:
     """Scores NoteLLM model folders and baselines on a benchmark set's test pool; writes a report to ``out_dir``.
 
     ``models`` maps a row name to a model folder or Hub id (loaded with ``trust_remote_code``); category and
     hashtag generation are scored on the first ``generation_notes`` test notes (category decoding constrained
     to the set's categories). ``backbone`` (a causal LM) is needed by the "backbone" and "prompteol" baselines.
+    ``reuse_embeddings`` takes a model's pool embeddings from an earlier run into ``out_dir`` when they are
+    newer than its folder (reruns of a report). ``sentence_max_tokens`` caps MiniLM's input (its own limit: 256).
     """
     from transformers import AutoModel, AutoTokenizer
 
@@ -248,17 +252,32 @@ def evaluate_benchmark(
     sample = notes[:generation_notes]
     tagged = [note for note in notes if note.hashtags][:generation_notes]
 
+    def embeddings_file(name: str) -> Path:
+        return Path(out_dir or ".") / f"embeddings_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.npy"
+
     def scored(embeddings: np.ndarray, name: str) -> dict[str, Any]:
         if out_dir is not None:  # kept for serving demos and later analysis (rows follow pool_ids.json)
             Path(out_dir).mkdir(parents=True, exist_ok=True)
-            np.save(Path(out_dir) / f"embeddings_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.npy", embeddings)
+            np.save(embeddings_file(name), embeddings)
         return {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
+
+    def saved_embeddings(name: str, path: str | Path) -> np.ndarray | None:
+        """A previous run's embeddings of this pool, if saved after every file of the (local) model folder."""
+        saved, folder = embeddings_file(name), Path(path)
+        if not (reuse_embeddings and out_dir is not None and saved.exists() and folder.is_dir()):
+            return None
+        if saved.stat().st_mtime < max(f.stat().st_mtime for f in folder.rglob("*") if f.is_file()):
+            return None
+        embeddings = np.load(saved)
+        return embeddings if len(embeddings) == len(notes) else None
 
     results: dict[str, dict[str, Any]] = {}
     for name, path in models.items():
         model = AutoModel.from_pretrained(str(path), trust_remote_code=True)
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=True)
-        embeddings = model.encode_notes(tokenizer, notes, batch_size=batch_size, show_progress_bar=True).numpy()
+        embeddings = saved_embeddings(name, path)
+        if embeddings is None:
+            embeddings = model.encode_notes(tokenizer, notes, batch_size=batch_size, show_progress_bar=True).numpy()
         results[name] = scored(embeddings, name)
         if sample:
             predicted = model.generate_category(tokenizer, sample, categories=categories, batch_size=batch_size)
@@ -275,6 +294,7 @@ def evaluate_benchmark(
             from .baselines import finetune_sentence_transformer, minilm_path, sentence_transformer_embeddings
 
             encoder = SentenceTransformer(minilm_path(), device="cpu")
+            encoder.max_seq_length = min(sentence_max_tokens, encoder.max_seq_length)
             if name == "minilm-finetuned":
                 train_notes = {row["note_id"]: Note.from_any(row) for row in benchmark.split_notes("train")}
                 finetune_sentence_transformer(
