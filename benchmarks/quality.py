@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--minilm-steps", type=int, default=16, help="fine-tuning steps of MiniLM (batch 64)")
     parser.add_argument("--minilm-max-tokens", type=int, default=128, help="MiniLM input cap (its own: 256)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--baselines", default=",".join(BASELINES))
     parser.add_argument("--out", default=str(ROOT / "outputs" / "quality"))
     args = parser.parse_args()
 
@@ -99,7 +100,7 @@ def main() -> None:
         results = evaluate_benchmark(
             data,
             models,
-            baselines=BASELINES,
+            baselines=args.baselines.split(","),
             backbone=backbone,
             out_dir=out / "report",
             generation_notes=args.generation_notes,
