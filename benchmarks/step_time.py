@@ -86,8 +86,11 @@ def main() -> None:
     variants = {
         "full": ("full fine-tuning fp32", {}),
         "lora": ("LoRA r=16 (all linear layers) fp32", {"lora": 16}),
-        "lora80": ("LoRA r=16 fp32, content budget 80 tokens (paper)", {"lora": 16, "content": 80}),
         "top8": ("top 8 of 30 layers + frozen-prefix cache fp32", {"trainable_layers": 8, "epochs": 3}),
+        "top8_80": (
+            "top 8 of 30 layers + frozen-prefix cache fp32, content budget 80 tokens (paper)",
+            {"trainable_layers": 8, "epochs": 3, "content": 80},
+        ),
         "top4": ("top 4 of 30 layers + frozen-prefix cache fp32", {"trainable_layers": 4, "epochs": 3}),
     }
     keys = args.only.split(",") if args.only else list(variants)
