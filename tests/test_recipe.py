@@ -106,6 +106,9 @@ def test_unknown_or_mistyped_keys_fail_before_any_model_loads(toy, tmp_path, cap
     assert "max_steps" in capsys.readouterr().err
     with pytest.raises(ValueError, match="exactly one of clicks or pairs"):
         train(*parse(["--model_name_or_path", "/nonexistent", "--notes", "n.jsonl", "--output_dir", str(tmp_path)]))
+    both = ["--model_name_or_path", "/nonexistent", "--use_peft", "--trainable_layers", "4"]
+    with pytest.raises(ValueError, match="pick one"):  # a missing model would fail later, not here
+        train(*parse(both + ["--benchmark", str(tmp_path), "--output_dir", str(tmp_path)]))
 
 
 class StopAt(TrainerCallback):

@@ -136,6 +136,8 @@ def train(
 ) -> NoteLLMTrainer:
     """Loads data and backbone, trains with the joint loss, saves ``<output_dir>/model`` (merged, loadable)."""
     data_args.validate()
+    if model_args.use_peft and training_args.trainable_layers is not None:
+        raise ValueError("use_peft (LoRA) and trainable_layers (partial fine-tuning) are alternatives: pick one")
     set_seed(training_args.seed)
     notes, train_pairs, eval_pairs = load_training_data(data_args, training_args.seed)
     prompt = NoteCompressionPrompt(
