@@ -79,9 +79,12 @@ def tiny_overrides(toy, out, source="pairs"):
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[f"{c.parent.name}/{c.name}" for c in CONFIGS])
 def test_every_config_parses_and_dry_runs_with_a_tiny_model(config, toy, tmp_path):
-    model_args, data_args, training_args = parse(["--config", str(config), *tiny_overrides(toy, tmp_path)])
+    # The tiny backbone has 2 layers: partial fine-tuning configs keep the top one trainable.
+    partial = ["--trainable_layers", "1"] if "trainable_layers:" in config.read_text() else []
+    model_args, data_args, training_args = parse(["--config", str(config), *tiny_overrides(toy, tmp_path), *partial])
     trainer = train(model_args, data_args, training_args)
     assert trainer.state.global_step == 2
+    assert (trainer.prefix_cache is not None) == bool(partial)
     model = AutoModel.from_pretrained(tmp_path / "model", trust_remote_code=True)
     assert model.config.embedding_dim == 16
     info = json.loads((tmp_path / "run_info.json").read_text())
