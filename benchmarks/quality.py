@@ -6,8 +6,9 @@ Per set: a test pool of ``--pool`` notes (MovieLens' whole pool is 1,019) and ``
 pairs (`subsample_benchmark_set`, cached); three training runs of ``--config`` for ``--steps`` steps each
 (NoteLLM, NoteLLM w/o CSFT = alpha 0, NoteLLM w/o GCL = generation loss only); then every row is scored on the
 pool: scaled recall with Avg and exposure buckets, category Acc/Ill. (constrained decoding) and hashtag
-BLEU/ROUGE on ``--generation-notes`` notes. Writes ``<out>/<set>/report`` (markdown, JSON, PNG) and prints the
-table with the wall time of each phase. A finished training run with the same settings is reused.
+BLEU/ROUGE on ``--generation-notes`` notes, on the GPU when there is one. Writes ``<out>/<set>/report``
+(markdown, JSON, PNG) and prints the table with the wall time of each phase. A finished training run with the
+same settings is reused.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--baselines", default=",".join(BASELINES))
     parser.add_argument("--out", default=str(ROOT / "outputs" / "quality"))
+    parser.add_argument("--train-only", action="store_true", help="train the variants, score nothing (parallel runs)")
     args = parser.parse_args()
 
     from notellm_hf.data import PREPARERS, cache_dir, subsample_benchmark_set
@@ -83,7 +85,7 @@ def main() -> None:
         print(f"== {name}: {stats['train']['pairs']} train pairs, pool {stats['test']['notes']} notes", flush=True)
         out = Path(args.out) / name
         models, timings = {}, {}
-        for variant in args.variants.split(","):
+        for variant in filter(None, args.variants.split(",")):
             print(f"-- training {variant} ({args.steps} steps)", flush=True)
             folder = out / variant.replace(" ", "_").replace("/", "")
             info = train_variant(config, data, folder, args.steps, VARIANTS[variant])
@@ -96,6 +98,8 @@ def main() -> None:
                     f"generation {curve[0]['loss_generation']:.3f} -> {curve[-1]['loss_generation']:.3f}",
                     flush=True,
                 )
+        if args.train_only:
+            continue
         evaluated = time.time()
         results = evaluate_benchmark(
             data,

@@ -79,7 +79,7 @@ def finetune_sentence_transformer(
         batch_sampler=BatchSamplers.NO_DUPLICATES,
         save_strategy="no",
         report_to="none",
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=model.device.type == "cpu",
         seed=seed,
         logging_steps=10,
     )

@@ -113,6 +113,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         generation_notes=args.generation_notes,
         batch_size=args.batch_size,
         finetune_steps=args.finetune_steps,
+        device=args.device,
     )
     print(markdown_table(report["results"]))
     print(f"\nreport: {args.out}/results.md, results.json, recall_curves.png")
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--generation-notes", type=int, default=100, help="test notes scored for generation")
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--finetune-steps", type=int, default=-1, help="steps for minilm-finetuned (-1: 1 epoch)")
+    evaluate.add_argument("--device", help="where every encoder runs (default: cuda when available, else cpu)")
     evaluate.set_defaults(run=_evaluate)
 
     export = commands.add_parser("export", help="one folder loadable by AutoModel and SentenceTransformer")

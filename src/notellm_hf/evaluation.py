@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from transformers import TrainerCallback
 
 PAPER_POOL_SIZE = 257_937
@@ -222,6 +223,7 @@ def evaluate_benchmark(
     finetune_steps: int = -1,
     reuse_embeddings: bool = False,
     sentence_max_tokens: int = 256,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Scores NoteLLM model folders and baselines on a benchmark set's test pool; writes a report to ``out_dir``.
 
@@ -230,6 +232,7 @@ def evaluate_benchmark(
     to the set's categories). ``backbone`` (a causal LM) is needed by the "backbone" and "prompteol" baselines.
     ``reuse_embeddings`` takes a model's pool embeddings from an earlier run into ``out_dir`` when they are
     newer than its folder (reruns of a report). ``sentence_max_tokens`` caps MiniLM's input (its own limit: 256).
+    Every encoder runs on ``device`` (default: the GPU when there is one).
     """
     from transformers import AutoModel, AutoTokenizer
 
@@ -242,6 +245,7 @@ def evaluate_benchmark(
         raise ValueError(f"unknown baselines {unknown}; choose from {list(BASELINES)}")
     if {"backbone", "prompteol"} & set(baselines) and backbone is None:
         raise ValueError("the 'backbone' and 'prompteol' baselines need --backbone (the causal LM NoteLLM starts from)")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     benchmark = load_benchmark_set(data_dir)
     test = benchmark.split_notes("test")
     notes = [Note.from_any(row) for row in test]
@@ -273,7 +277,7 @@ def evaluate_benchmark(
 
     results: dict[str, dict[str, Any]] = {}
     for name, path in models.items():
-        model = AutoModel.from_pretrained(str(path), trust_remote_code=True)
+        model = AutoModel.from_pretrained(str(path), trust_remote_code=True).to(device)
         tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=True)
         embeddings = saved_embeddings(name, path)
         if embeddings is None:
@@ -293,7 +297,7 @@ def evaluate_benchmark(
 
             from .baselines import finetune_sentence_transformer, minilm_path, sentence_transformer_embeddings
 
-            encoder = SentenceTransformer(minilm_path(), device="cpu")
+            encoder = SentenceTransformer(minilm_path(), device=device)
             encoder.max_seq_length = min(sentence_max_tokens, encoder.max_seq_length)
             if name == "minilm-finetuned":
                 train_notes = {row["note_id"]: Note.from_any(row) for row in benchmark.split_notes("train")}
@@ -310,6 +314,7 @@ def evaluate_benchmark(
             from .modeling_notellm import load_backbone
 
             language_model, tokenizer = load_backbone(backbone)
+            language_model.to(device)
             template = PROMPTEOL_TEMPLATE if name == "prompteol" else PLAIN_TEMPLATE
             results[name] = scored(
                 LastTokenEncoder(language_model, tokenizer, template).encode(notes, batch_size), name
