@@ -1,6 +1,7 @@
 """Training step time of the CPU choices (LoRA, full and partial fine-tuning, prefix cache, token budgets).
 
     python benchmarks/step_time.py [--data ~/.cache/notellm_hf/datasets/debian] [--pairs 16] [--steps 3]
+    python benchmarks/step_time.py --padding --data <set> --pairs 16   # real-token share, random vs grouped
 
 Each row trains SmolLM2-135M-Instruct with `NoteLLMTrainer` on the same real pairs (``--pairs`` pairs = 2x notes
 per step) and reports the mean wall time of a full optimizer step after one warm-up step. Partial fine-tuning
@@ -23,7 +24,16 @@ from notellm_hf.data.notes import notes_by_id
 from notellm_hf.lora import apply_lora
 
 
-def run(name: str, data: Path, pairs: int, steps: int, epochs: int = 1, content: int = 48, **variant) -> list[str]:
+def run(
+    name: str,
+    data: Path,
+    pairs: int,
+    steps: int,
+    epochs: int = 1,
+    content: int = 48,
+    whole_epoch: bool = False,
+    **variant,
+) -> list[str]:
     benchmark = load_benchmark_set(data)
     notes = notes_by_id(benchmark.notes)
     chosen = benchmark.train_pairs.head(pairs * steps)
@@ -53,6 +63,8 @@ def run(name: str, data: Path, pairs: int, steps: int, epochs: int = 1, content:
         }
     )
     collator = NoteLLMCollator(tokenizer, prompt=prompt, hashtag_ratio=0.4, seed=0, notes=notes)
+    if args.train_sampling_strategy == "group_by_length":
+        dataset = dataset.add_column(args.length_column_name, collator.pair_lengths(list(dataset)))
     trainer = NoteLLMTrainer(
         model=model,
         args=args,
@@ -64,7 +76,8 @@ def run(name: str, data: Path, pairs: int, steps: int, epochs: int = 1, content:
     trainer.train()
     rows = []
     for epoch in range(epochs):
-        mean = timer.mean(first=max(epoch * steps, 1), last=(epoch + 1) * steps)
+        # Length-grouped epochs start with their longest batch: compare them over whole epochs, warm-up included.
+        mean = timer.mean(first=epoch * steps if whole_epoch else max(epoch * steps, 1), last=(epoch + 1) * steps)
         label = name if epochs == 1 else f"{name}, epoch {epoch + 1}"
         rows.append(f"| {label} | {2 * pairs} | {mean:.2f} s |")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -74,14 +87,49 @@ def run(name: str, data: Path, pairs: int, steps: int, epochs: int = 1, content:
     return rows
 
 
+def padding(data: Path, pairs: int, content: int) -> list[str]:
+    """Share of real tokens in one epoch of batches, random vs length-grouped: what grouping can save at most."""
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    benchmark = load_benchmark_set(data)
+    model, tokenizer, _ = smollm2_notellm(content_max_tokens=content)
+    collator = NoteLLMCollator(
+        tokenizer, prompt=model.note_prompt, hashtag_ratio=0.4, seed=0, notes=notes_by_id(benchmark.notes)
+    )
+    features = [
+        {"anchor": a, "positive": b, "pair_index": i}
+        for i, (a, b) in enumerate(zip(benchmark.train_pairs.note_id_a, benchmark.train_pairs.note_id_b, strict=True))
+    ]
+    generator = torch.Generator().manual_seed(0)
+    orders = {
+        "random": torch.randperm(len(features), generator=generator).tolist(),
+        "length-grouped": list(
+            LengthGroupedSampler(pairs, lengths=collator.pair_lengths(features), generator=generator)
+        ),
+    }
+    rows = []
+    for name, order in orders.items():
+        real = padded = 0
+        for start in range(0, len(order) - pairs + 1, pairs):
+            mask = collator([features[i] for i in order[start : start + pairs]])["attention_mask"]
+            real, padded = real + int(mask.sum()), padded + mask.numel()
+        rows.append(f"| {name} batches of {pairs} pairs, content {content} tokens | {real / padded:.1%} real tokens |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="~/.cache/notellm_hf/datasets/debian")
     parser.add_argument("--pairs", type=int, default=16)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--only", default=None, help="comma-separated row keys to run")
+    parser.add_argument("--padding", action="store_true", help="only count real vs padded tokens over the pairs")
     args = parser.parse_args()
     data = Path(args.data).expanduser()
+    if args.padding:
+        for content in (48, 80):
+            print("\n".join(padding(data, args.pairs, content)), flush=True)
+        return
     torch.set_num_threads(torch.get_num_threads())
     variants = {
         "full": ("full fine-tuning fp32", {}),
@@ -90,6 +138,14 @@ def main() -> None:
         "top8_80": (
             "top 8 of 30 layers + frozen-prefix cache fp32, content budget 80 tokens (paper)",
             {"trainable_layers": 8, "epochs": 3, "content": 80},
+        ),
+        "top8_random": (
+            "top 8 of 30 layers fp32, random batches, one whole epoch",
+            {"trainable_layers": 8, "whole_epoch": True},
+        ),
+        "top8_grouped": (
+            "top 8 of 30 layers fp32, length-grouped batches, one whole epoch",
+            {"trainable_layers": 8, "whole_epoch": True, "train_sampling_strategy": "group_by_length"},
         ),
         "top4": ("top 4 of 30 layers + frozen-prefix cache fp32", {"trainable_layers": 4, "epochs": 3}),
     }

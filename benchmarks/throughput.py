@@ -8,7 +8,7 @@
   MultipleNegativesRankingLoss, same backbone and pairs, full fine-tuning fp32, same batch; the MFU of the
   NoteLLM step (6 x non-embedding parameters x tokens / step time, against this machine's measured fp32 matmul peak).
 - retrieval: `NoteIndex` ("IVF1024,Flat", several nprobe) vs brute-force NumPy matmul over 1M x 128 clustered unit
-  vectors: queries/s and recall@100 against the exact top 100.
+  vectors (or real embeddings: ``--vectors emb.npy --nlist 256``): queries/s and recall@100 against the exact top 100.
 """
 
 from __future__ import annotations
@@ -154,11 +154,18 @@ def clustered_unit_vectors(n: int, dim: int, clusters: int, seed: int) -> np.nda
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def bench_retrieval(n: int, queries: int, k: int = 100) -> list[str]:
+def bench_retrieval(n: int, queries: int, nlist: int, vectors: Path | None = None, k: int = 100) -> list[str]:
     from notellm_hf import NoteIndex
 
-    data = clustered_unit_vectors(n + queries, 128, 4096, seed=0)
+    if vectors is None:
+        data = clustered_unit_vectors(n + queries, 128, 4096, seed=0)
+    else:  # real embeddings: the last `queries` rows (in a seeded shuffle) query the others
+        data = np.load(vectors).astype(np.float32)
+        data = data[np.random.default_rng(0).permutation(len(data))]
+        data /= np.linalg.norm(data, axis=1, keepdims=True)
+        n = len(data) - queries
     pool, query = data[:n], data[n:]
+    dim, factory = pool.shape[1], f"IVF{nlist},Flat"
 
     def brute_force() -> np.ndarray:
         rows = []
@@ -171,14 +178,14 @@ def bench_retrieval(n: int, queries: int, k: int = 100) -> list[str]:
 
     exact_s, exact = timed(brute_force)
     ids = [str(i) for i in range(n)]
-    lines = [f"| NumPy brute force ({n:,} x 128, {queries} queries) | {queries / exact_s:.0f} q/s | 1.000 | 1.0x |"]
-    build_s, index = timed(NoteIndex, pool, ids, factory="IVF1024,Flat")
+    lines = [f"| NumPy brute force ({n:,} x {dim}, {queries} queries) | {queries / exact_s:.0f} q/s | 1.000 | 1.0x |"]
+    build_s, index = timed(NoteIndex, pool, ids, factory=factory)
     for nprobe in (8, 16, 32):
         index.index.nprobe = nprobe
         search_s, (_, found) = timed(index.search, query, k)
         recall = np.mean([len(set(map(int, f)) & set(e.tolist())) / k for f, e in zip(found, exact, strict=True)])
         lines.append(
-            f"| NoteIndex IVF1024,Flat nprobe={nprobe} (built in {build_s:.0f} s) | {queries / search_s:.0f} q/s | "
+            f"| NoteIndex {factory} nprobe={nprobe} (built in {build_s:.0f} s) | {queries / search_s:.0f} q/s | "
             f"{recall:.3f} | {exact_s / search_s:.1f}x |"
         )
     return lines
@@ -194,6 +201,8 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=4)
     parser.add_argument("--pool", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--nlist", type=int, default=1024, help="IVF lists of the NoteIndex")
+    parser.add_argument("--vectors", type=Path, help="real embeddings (.npy) instead of --pool synthetic vectors")
     args = parser.parse_args()
     data = Path(args.data).expanduser()
     header = ["| benchmark | notellm-hf | peer | ratio (peer time / ours) |", "|---|---|---|---|"]
@@ -205,7 +214,7 @@ def main() -> None:
             rows += ["", *header, *bench_train(data, args.train_pairs, args.train_steps)]
         elif part == "retrieval":
             rows += ["", "| retrieval | queries/s | recall@100 | speed-up vs NumPy |", "|---|---|---|---|"]
-            rows += bench_retrieval(args.pool, args.queries)
+            rows += bench_retrieval(args.pool, args.queries, args.nlist, args.vectors)
         else:
             raise SystemExit(f"unknown part {part!r}")
         print("\n".join(rows), flush=True)

@@ -91,3 +91,14 @@ def test_pairs_of_note_ids_are_looked_up_in_the_note_table():
     assert torch.equal(by_id["input_ids"], by_record["input_ids"])
     with pytest.raises(ValueError, match="pair 0: note 'nope' is not in the note table"):
         collator([{"anchor": "pasta", "positive": "nope"}])
+
+
+def test_pair_lengths_are_the_longer_category_prompt_of_each_pair():
+    tokenizer = tokenizer_with_emb()
+    collator = NoteLLMCollator(tokenizer, hashtag_ratio=0.0)
+    features = pairs(("pasta", "pizza"), ("hike", "beach"), ("guitar", "piano"))
+    batch = collator(features)
+    rows = batch["attention_mask"].sum(1).tolist()  # real tokens of each rendered row (category prompts)
+    expected = [max(rows[i], rows[i + len(features)]) for i in range(len(features))]
+    assert collator.pair_lengths(features) == expected
+    assert len(set(expected)) > 1  # the toy notes differ in length, so the check can tell pairs apart

@@ -99,6 +99,21 @@ def test_pairs_are_built_from_clicks_with_the_configured_thresholds(toy, tmp_pat
     assert json.loads((tmp_path / "run_info.json").read_text())["train_pairs"] == 4
 
 
+def test_length_grouped_batches_sort_pairs_by_their_longer_prompt(toy, tmp_path):
+    overrides = ["--train_sampling_strategy", "group_by_length", "--hashtag_ratio", "0", "--eval_strategy", "no"]
+    # 16 pairs in batches of 2: the sampler sorts megabatches of 4 pairs (2 batches) longest first.
+    overrides += ["--per_device_train_batch_size", "2"]
+    trainer = train(*parse(tiny_overrides(toy, tmp_path) + overrides))
+    longer = []
+    for batch in trainer.get_train_dataloader():
+        half = batch["attention_mask"].shape[0] // 2
+        rows = batch["attention_mask"].sum(1)
+        longer += torch.maximum(rows[:half], rows[half:]).tolist()
+    assert len(longer) == 16 and len(set(longer)) > 1
+    for start in range(0, 16, 4):
+        assert longer[start : start + 4] == sorted(longer[start : start + 4], reverse=True)
+
+
 def test_unknown_or_mistyped_keys_fail_before_any_model_loads(toy, tmp_path, capsys):
     config = tmp_path / "bad.yaml"
     config.write_text("model_name_or_path: /nonexistent\nlearning_rat: 0.1\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,20 @@ class NoteLLMCollator:
                 raise ValueError(f"pair {index}: note {value!r} is not in the note table")
             return self.notes[value]
         return Note.from_any(value)
+
+    def pair_lengths(self, features: Sequence[dict[str, Any]]) -> list[int]:
+        """Tokens of the longer of each pair's two category prompts (output included): the ``length`` column that
+        ``train_sampling_strategy="group_by_length"`` batches by. A batch is padded to its longest row, so the
+        longer note is the one to group on.
+        """
+        cache: dict[str, int] = {}
+
+        def tokens(note: Note) -> int:
+            if note.note_id not in cache:
+                cache[note.note_id] = len(self.prompt.tokenize(self.tokenizer, note, "category").input_ids)
+            return cache[note.note_id]
+
+        return [max(map(tokens, self._pair(index, feature))) for index, feature in enumerate(features)]
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not features:

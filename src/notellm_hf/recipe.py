@@ -164,6 +164,12 @@ def train(
         "positive": train_pairs.note_id_b.tolist(),
         "pair_index": list(range(len(train_pairs))),  # keys the pair's prompt draws (exact resume)
     }
+    collator = NoteLLMCollator(
+        tokenizer, prompt=prompt, hashtag_ratio=training_args.hashtag_ratio, seed=training_args.seed, notes=notes
+    )
+    if training_args.train_sampling_strategy == "group_by_length":
+        pairs = [{"anchor": a, "positive": b} for a, b in zip(rows["anchor"], rows["positive"], strict=True)]
+        rows[training_args.length_column_name] = collator.pair_lengths(pairs)
     evaluator = eval_dataset = None
     if eval_pairs is not None and len(eval_pairs):
         pool = sorted(set(eval_pairs.note_id_a) | set(eval_pairs.note_id_b))
@@ -177,9 +183,7 @@ def train(
         train_dataset=Dataset.from_dict(rows).shuffle(seed=training_args.seed),
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
-        data_collator=NoteLLMCollator(
-            tokenizer, prompt=prompt, hashtag_ratio=training_args.hashtag_ratio, seed=training_args.seed, notes=notes
-        ),
+        data_collator=collator,
         evaluator=evaluator,
         callbacks=callbacks,
     )
