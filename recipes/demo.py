@@ -1,6 +1,6 @@
 """The main job (`make demo`): real data, a real pretrained backbone, real training, retrieval, generation, report.
 
-    python recipes/demo.py [--data debian|movielens] [--steps 40] [--pool 1500] [--out outputs/demo]
+    python recipes/demo.py [--data debian|movielens] [--steps 60] [--pool 1500] [--out outputs/demo]
 
 1. builds the benchmark set (cached) and a demo-sized slice of it (a test pool of --pool notes);
 2. trains NoteLLM from SmolLM2-135M-Instruct with recipes/smollm2-135m-cpu/config_debian.yaml;
@@ -82,7 +82,7 @@ def show_examples(model_dir: Path, data_dir: Path, report: Path, queries: int = 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=sorted(SETS), default="debian")
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--pool", type=int, default=1500)
     parser.add_argument("--train-pairs", type=int, default=2048)
     parser.add_argument("--generation-notes", type=int, default=16)
@@ -92,7 +92,7 @@ def main() -> None:
     start = time.time()
     print(
         f"notellm demo: builds the {SETS[args.data]} set, trains NoteLLM from SmolLM2-135M for {args.steps} steps "
-        f"(LoRA, CPU), evaluates it against popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot on a "
+        f"(top 8 layers, CPU), evaluates it against popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot on a "
         f"{args.pool}-note test pool, shows recommendations and generations, and writes {out}/report. "
         "Roughly 15-20 minutes on 2 CPU cores.",
         flush=True,
