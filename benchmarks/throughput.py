@@ -8,7 +8,8 @@
   MultipleNegativesRankingLoss, same backbone and pairs, full fine-tuning fp32, same batch; the MFU of the
   NoteLLM step (6 x non-embedding parameters x tokens / step time, against this machine's measured fp32 matmul peak).
 - retrieval: `NoteIndex` ("IVF1024,Flat", several nprobe) vs brute-force NumPy matmul over 1M x 128 clustered unit
-  vectors (or real embeddings: ``--vectors emb.npy --nlist 256``): queries/s and recall@100 against the exact top 100.
+  vectors (or real embeddings: ``--vectors emb.npy --factory IVF256,Flat``, or ``HNSW32,Flat``): queries/s and
+  recall@100 against the exact top 100.
 """
 
 from __future__ import annotations
@@ -154,7 +155,9 @@ def clustered_unit_vectors(n: int, dim: int, clusters: int, seed: int) -> np.nda
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def bench_retrieval(n: int, queries: int, nlist: int, vectors: Path | None = None, k: int = 100) -> list[str]:
+def bench_retrieval(n: int, queries: int, factory: str, vectors: Path | None = None, k: int = 100) -> list[str]:
+    import faiss
+
     from notellm_hf import NoteIndex
 
     if vectors is None:
@@ -165,7 +168,8 @@ def bench_retrieval(n: int, queries: int, nlist: int, vectors: Path | None = Non
         data /= np.linalg.norm(data, axis=1, keepdims=True)
         n = len(data) - queries
     pool, query = data[:n], data[n:]
-    dim, factory = pool.shape[1], f"IVF{nlist},Flat"
+    dim = pool.shape[1]
+    knob, settings = ("efSearch", (64, 128, 256)) if factory.startswith("HNSW") else ("nprobe", (8, 16, 32))
 
     def brute_force() -> np.ndarray:
         rows = []
@@ -180,12 +184,12 @@ def bench_retrieval(n: int, queries: int, nlist: int, vectors: Path | None = Non
     ids = [str(i) for i in range(n)]
     lines = [f"| NumPy brute force ({n:,} x {dim}, {queries} queries) | {queries / exact_s:.0f} q/s | 1.000 | 1.0x |"]
     build_s, index = timed(NoteIndex, pool, ids, factory=factory)
-    for nprobe in (8, 16, 32):
-        index.index.nprobe = nprobe
+    for setting in settings:
+        faiss.ParameterSpace().set_index_parameter(index.index, knob, setting)
         search_s, (_, found) = timed(index.search, query, k)
         recall = np.mean([len(set(map(int, f)) & set(e.tolist())) / k for f, e in zip(found, exact, strict=True)])
         lines.append(
-            f"| NoteIndex {factory} nprobe={nprobe} (built in {build_s:.0f} s) | {queries / search_s:.0f} q/s | "
+            f"| NoteIndex {factory} {knob}={setting} (built in {build_s:.0f} s) | {queries / search_s:.0f} q/s | "
             f"{recall:.3f} | {exact_s / search_s:.1f}x |"
         )
     return lines
@@ -201,7 +205,7 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=4)
     parser.add_argument("--pool", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--nlist", type=int, default=1024, help="IVF lists of the NoteIndex")
+    parser.add_argument("--factory", default="IVF1024,Flat", help="NoteIndex factory (IVF: nprobe, HNSW: efSearch)")
     parser.add_argument("--vectors", type=Path, help="real embeddings (.npy) instead of --pool synthetic vectors")
     args = parser.parse_args()
     data = Path(args.data).expanduser()
@@ -214,7 +218,7 @@ def main() -> None:
             rows += ["", *header, *bench_train(data, args.train_pairs, args.train_steps)]
         elif part == "retrieval":
             rows += ["", "| retrieval | queries/s | recall@100 | speed-up vs NumPy |", "|---|---|---|---|"]
-            rows += bench_retrieval(args.pool, args.queries, args.nlist, args.vectors)
+            rows += bench_retrieval(args.pool, args.queries, args.factory, args.vectors)
         else:
             raise SystemExit(f"unknown part {part!r}")
         print("\n".join(rows), flush=True)
