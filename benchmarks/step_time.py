@@ -2,6 +2,7 @@
 
     python benchmarks/step_time.py [--data ~/.cache/notellm_hf/datasets/debian] [--pairs 16] [--steps 3]
     python benchmarks/step_time.py --padding --data <set> --pairs 16   # real-token share, random vs grouped
+    python benchmarks/step_time.py --lm-head                           # LM head on every vs labelled positions
 
 Each row trains SmolLM2-135M-Instruct with `NoteLLMTrainer` on the same real pairs (``--pairs`` pairs = 2x notes
 per step) and reports the mean wall time of a full optimizer step after one warm-up step. Partial fine-tuning
@@ -12,6 +13,7 @@ runs three epochs over the same batches: epoch 1 fills the frozen-prefix cache, 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import torch
@@ -117,6 +119,41 @@ def padding(data: Path, pairs: int, content: int) -> list[str]:
     return rows
 
 
+def lm_head(data: Path, pairs: int, repeats: int = 3) -> list[str]:
+    """Forward + backward of the LM head and cross-entropy on one real batch: every position (a plain causal-LM
+    loss) vs the labelled positions only (NoteLLM's `_generation_loss`). The decoder's hidden states are fixed."""
+    import torch.nn.functional as F
+
+    benchmark = load_benchmark_set(data)
+    model, tokenizer, _ = smollm2_notellm()
+    collator = NoteLLMCollator(
+        tokenizer, prompt=model.note_prompt, hashtag_ratio=0.4, seed=0, notes=notes_by_id(benchmark.notes)
+    )
+    chosen = benchmark.train_pairs.head(pairs)
+    batch = collator([{"anchor": a, "positive": b} for a, b in zip(chosen.note_id_a, chosen.note_id_b, strict=True)])
+    with torch.no_grad():
+        hidden = model.language_model.get_decoder()(batch["input_ids"], attention_mask=batch["attention_mask"])
+    hidden, targets = hidden.last_hidden_state[:, :-1], batch["labels"][:, 1:]
+    head = model.get_output_embeddings()
+    choices = {
+        "every position": targets.new_ones(targets.shape, dtype=torch.bool),
+        "labelled positions": targets != -100,
+    }
+    rows = []
+    for name, selected in choices.items():
+        times = []
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            states = hidden[selected].detach().requires_grad_()
+            F.cross_entropy(head(states).float(), targets[selected], ignore_index=-100).backward()
+            times.append(time.perf_counter() - start)
+        mean = sum(times[1:]) / repeats
+        rows.append(
+            f"| LM head + loss on {name} ({int(selected.sum())} of {selected.numel()}) | {2 * pairs} | {mean:.2f} s |"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="~/.cache/notellm_hf/datasets/debian")
@@ -124,8 +161,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--only", default=None, help="comma-separated row keys to run")
     parser.add_argument("--padding", action="store_true", help="only count real vs padded tokens over the pairs")
+    parser.add_argument("--lm-head", action="store_true", help="only time the LM head: every vs labelled positions")
     args = parser.parse_args()
     data = Path(args.data).expanduser()
+    if args.lm_head:
+        print("\n".join(lm_head(data, args.pairs)), flush=True)
+        return
     if args.padding:
         for content in (48, 80):
             print("\n".join(padding(data, args.pairs, content)), flush=True)
