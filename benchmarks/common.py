@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
@@ -20,6 +21,20 @@ def smollm2_notellm(title_max_tokens: int = 16, content_max_tokens: int = 48) ->
     prompt = NoteCompressionPrompt(title_max_tokens=title_max_tokens, content_max_tokens=content_max_tokens)
     model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(folder, prompt=prompt.to_dict())
     return model, tokenizer, folder
+
+
+def smollm2_collator(data: str | Path, content_max_tokens: int = 48) -> tuple[Any, Any, Any, Any]:
+    """The benchmark set at ``data``, NoteLLM on SmolLM2 and the collator every benchmark trains with (r = 0.4,
+    seed 0): (benchmark, model, tokenizer, collator)."""
+    from notellm_hf import NoteLLMCollator
+    from notellm_hf.data.benchmark_set import load_benchmark_set
+    from notellm_hf.data.notes import notes_by_id
+
+    benchmark = load_benchmark_set(Path(data).expanduser())
+    model, tokenizer, _ = smollm2_notellm(content_max_tokens=content_max_tokens)
+    notes = notes_by_id(benchmark.notes)
+    collator = NoteLLMCollator(tokenizer, prompt=model.note_prompt, hashtag_ratio=0.4, seed=0, notes=notes)
+    return benchmark, model, tokenizer, collator
 
 
 class StepTimer(TrainerCallback):

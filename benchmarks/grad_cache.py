@@ -35,17 +35,12 @@ def _rss_bytes() -> int:
 
 def worker(data: str, notes: int, mini: int | None, trainable_layers: int | None, repeats: int) -> dict:
     import torch
-    from common import smollm2_notellm
+    from common import smollm2_collator
 
-    from notellm_hf import NoteLLMCollator, NoteLLMTrainer, NoteLLMTrainingArguments
-    from notellm_hf.data.benchmark_set import load_benchmark_set
-    from notellm_hf.data.notes import notes_by_id
+    from notellm_hf import NoteLLMTrainer, NoteLLMTrainingArguments
 
-    benchmark = load_benchmark_set(Path(data).expanduser())
-    model, tokenizer, _ = smollm2_notellm()
-    prompt = model.note_prompt
+    benchmark, model, tokenizer, collator = smollm2_collator(data)
     pairs = benchmark.train_pairs.head(notes // 2)
-    collator = NoteLLMCollator(tokenizer, prompt=prompt, seed=0, notes=notes_by_id(benchmark.notes))
     cuda = torch.cuda.is_available()
     batch = collator([{"anchor": a, "positive": b} for a, b in zip(pairs.note_id_a, pairs.note_id_b, strict=True)])
     args = NoteLLMTrainingArguments(
@@ -58,24 +53,23 @@ def worker(data: str, notes: int, mini: int | None, trainable_layers: int | None
     )
     trainer = NoteLLMTrainer(model=model, args=args, processing_class=tokenizer, data_collator=collator)
     trainer.current_gradient_accumulation_steps = 1
-    tokens = int(batch["attention_mask"].sum())
-    if not cuda:
+    if cuda:
+        trainer.training_step(model, dict(batch))  # warm-up: kernels, autocast casts, gradient buffers
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+    else:
+        repeats = 1  # a CPU step takes long enough to time once
         before = _rss_bytes()
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-        start = time.perf_counter()
-        trainer.training_step(model, dict(batch))
-        seconds = time.perf_counter() - start
-        return {"seconds": seconds, "peak_over_loaded": _peak_rss_bytes() - before, "tokens": tokens}
-    trainer.training_step(model, dict(batch))
-    torch.cuda.synchronize()
-    before = torch.cuda.memory_allocated()
-    torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     for _ in range(repeats):
         trainer.training_step(model, dict(batch))
-    torch.cuda.synchronize()
+    if cuda:
+        torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / repeats
-    return {"seconds": seconds, "peak_over_loaded": torch.cuda.max_memory_allocated() - before, "tokens": tokens}
+    peak = torch.cuda.max_memory_allocated() if cuda else _peak_rss_bytes()
+    return {"seconds": seconds, "peak_over_loaded": peak - before, "tokens": int(batch["attention_mask"].sum())}
 
 
 def main() -> None:

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The quality benchmark on one GPU (recipes/smollm2-135m-gpu/config_quality.yaml): the three training runs of
-# both sets run at once (a 135M model leaves most of an H100 idle), then each set is scored (MiniLM fine-tuned
-# for as many batches of 64 pairs as NoteLLM). Training pairs: every pair of each set's training split.
+# The quality benchmark on one GPU (recipes/smollm2-135m-gpu/config_quality.yaml): the two sets run side by side
+# (a 135M model leaves most of an H100 idle; three runs at 128 notes/step each do not fit in 80 GB), each training
+# its three variants and then scoring every row (MiniLM fine-tuned for as many batches of 64 pairs as NoteLLM).
+# Training pairs: every pair of each set's training split. Defaults: the steps of benchmarks/RESULTS.md.
 #   bash benchmarks/quality_gpu.sh [OUT] [DEBIAN_STEPS] [MOVIELENS_STEPS]
 set -euo pipefail
 out=${1:-outputs/quality-gpu}
-debian_steps=${2:-1000}
-movielens_steps=${3:-400}
+debian_steps=${2:-300}
+movielens_steps=${3:-300}
 python=${PYTHON:-python}
 mkdir -p "$out"
 

@@ -17,12 +17,10 @@ import time
 from pathlib import Path
 
 import torch
-from common import StepTimer, smollm2_notellm
+from common import StepTimer, smollm2_collator
 from datasets import Dataset
 
-from notellm_hf import NoteLLMCollator, NoteLLMTrainer, NoteLLMTrainingArguments
-from notellm_hf.data.benchmark_set import load_benchmark_set
-from notellm_hf.data.notes import notes_by_id
+from notellm_hf import NoteLLMTrainer, NoteLLMTrainingArguments
 from notellm_hf.lora import apply_lora
 
 
@@ -36,11 +34,8 @@ def run(
     whole_epoch: bool = False,
     **variant,
 ) -> list[str]:
-    benchmark = load_benchmark_set(data)
-    notes = notes_by_id(benchmark.notes)
+    benchmark, model, tokenizer, collator = smollm2_collator(data, content)
     chosen = benchmark.train_pairs.head(pairs * steps)
-    model, tokenizer, _ = smollm2_notellm(content_max_tokens=content)
-    prompt = model.note_prompt
     lora = variant.pop("lora", None)
     if lora:
         model = apply_lora(model, r=lora, lora_alpha=2 * lora)
@@ -64,7 +59,6 @@ def run(
             "pair_index": list(range(len(chosen))),
         }
     )
-    collator = NoteLLMCollator(tokenizer, prompt=prompt, hashtag_ratio=0.4, seed=0, notes=notes)
     if args.train_sampling_strategy == "group_by_length":
         dataset = dataset.add_column(args.length_column_name, collator.pair_lengths(list(dataset)))
     trainer = NoteLLMTrainer(
@@ -93,11 +87,7 @@ def padding(data: Path, pairs: int, content: int) -> list[str]:
     """Share of real tokens in one epoch of batches, random vs length-grouped: what grouping can save at most."""
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    benchmark = load_benchmark_set(data)
-    model, tokenizer, _ = smollm2_notellm(content_max_tokens=content)
-    collator = NoteLLMCollator(
-        tokenizer, prompt=model.note_prompt, hashtag_ratio=0.4, seed=0, notes=notes_by_id(benchmark.notes)
-    )
+    benchmark, _, _, collator = smollm2_collator(data, content)
     features = [
         {"anchor": a, "positive": b, "pair_index": i}
         for i, (a, b) in enumerate(zip(benchmark.train_pairs.note_id_a, benchmark.train_pairs.note_id_b, strict=True))
@@ -124,11 +114,7 @@ def lm_head(data: Path, pairs: int, repeats: int = 3) -> list[str]:
     loss) vs the labelled positions only (NoteLLM's `_generation_loss`). The decoder's hidden states are fixed."""
     import torch.nn.functional as F
 
-    benchmark = load_benchmark_set(data)
-    model, tokenizer, _ = smollm2_notellm()
-    collator = NoteLLMCollator(
-        tokenizer, prompt=model.note_prompt, hashtag_ratio=0.4, seed=0, notes=notes_by_id(benchmark.notes)
-    )
+    benchmark, model, _, collator = smollm2_collator(data)
     chosen = benchmark.train_pairs.head(pairs)
     batch = collator([{"anchor": a, "positive": b} for a, b in zip(chosen.note_id_a, chosen.note_id_b, strict=True)])
     with torch.no_grad():
