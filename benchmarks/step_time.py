@@ -21,7 +21,7 @@ from common import StepTimer, smollm2_collator
 from datasets import Dataset
 
 from notellm_hf import NoteLLMTrainer, NoteLLMTrainingArguments
-from notellm_hf.lora import apply_lora
+from notellm_hf.training.lora import apply_lora
 
 
 def run(

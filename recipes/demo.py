@@ -50,19 +50,18 @@ def show_examples(model_dir: Path, data_dir: Path, report: Path, queries: int = 
     """Query notes, their top-k recommendations from a NoteIndex over the evaluated embeddings, and what the
     model generates for them."""
     import numpy as np
-    from transformers import AutoModel, AutoTokenizer
 
     from notellm_hf import Note, NoteIndex
+    from notellm_hf.backbones import load_notellm
     from notellm_hf.data.benchmark_set import load_benchmark_set
 
     benchmark = load_benchmark_set(data_dir)
     test = [Note.from_any(row) for row in benchmark.split_notes("test")]
     by_id = {note.note_id: note for note in test}
-    model = AutoModel.from_pretrained(model_dir, trust_remote_code=True)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=True)
+    model, tokenizer = load_notellm(model_dir)
     pool_ids = json.loads((report / "pool_ids.json").read_text())
     index = NoteIndex(np.load(report / "embeddings_NoteLLM.npy"), pool_ids)
-    categories = sorted({c for c in benchmark.notes["category"] if c})
+    categories = benchmark.categories
     picked = [by_id[i] for i in list(dict.fromkeys(benchmark.test_pairs.note_id_a))[:queries]]
     generated_categories = model.generate_category(tokenizer, picked, categories=categories)
     generated_hashtags = model.generate_hashtags(tokenizer, picked, num_hashtags=3)
@@ -97,13 +96,11 @@ def main() -> None:
         "Roughly 15-20 minutes on 2 CPU cores.",
         flush=True,
     )
-    from trl import ModelConfig, TrlParser
-
-    from notellm_hf import NoteLLMTrainingArguments, export_model
+    from notellm_hf import export_model
+    from notellm_hf.backbones import resolve_backbone
     from notellm_hf.data import PREPARERS, cache_dir, subsample_benchmark_set
-    from notellm_hf.evaluation import evaluate_benchmark
-    from notellm_hf.recipe import DataArguments, resolve_backbone, train
-    from notellm_hf.report import markdown_table
+    from notellm_hf.evaluation import evaluate_benchmark, markdown_table
+    from notellm_hf.training.recipe import parse_recipe_args, train
 
     full = cache_dir() / "datasets" / SETS[args.data]
     if not (full / "stats.json").exists():
@@ -120,10 +117,8 @@ def main() -> None:
     )
 
     print(f"[2/5] training NoteLLM ({args.steps} steps) ...", flush=True)
-    model_args, data_args, training_args = TrlParser(
-        (ModelConfig, DataArguments, NoteLLMTrainingArguments)
-    ).parse_args_and_config(
-        args=[
+    recipe_args = parse_recipe_args(
+        [
             "--config",
             str(CONFIG),
             "--benchmark",
@@ -136,8 +131,7 @@ def main() -> None:
             "no",
             "--disable_tqdm",
             "false",
-        ],
-        fail_with_unknown_args=True,
+        ]
     )
     info_path = out / "train" / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
@@ -145,12 +139,12 @@ def main() -> None:
         log_history = info["log_history"]  # a finished run with the same settings: reuse it
         print(f"[2/5] reusing the trained model in {out / 'train' / 'model'}", flush=True)
     else:
-        log_history = train(model_args, data_args, training_args).state.log_history
+        log_history = train(*recipe_args).state.log_history
         print(f"[2/5] trained ({time.time() - start:.0f} s)", flush=True)
 
     print("[3/5] evaluating NoteLLM and the baselines ...", flush=True)
     report = out / "report"
-    backbone = resolve_backbone(model_args.model_name_or_path)
+    backbone = resolve_backbone(recipe_args[0].model_name_or_path)
     results = evaluate_benchmark(
         data,
         {"NoteLLM": out / "train" / "model"},

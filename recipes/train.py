@@ -6,16 +6,11 @@
 Unknown or mistyped keys (in the YAML or on the command line) fail before any model loads.
 """
 
-from trl import ModelConfig, TrlParser
-
-from notellm_hf import NoteLLMTrainingArguments
-from notellm_hf.recipe import DataArguments, train
+from notellm_hf.training.recipe import parse_recipe_args, train
 
 
 def main() -> None:
-    parser = TrlParser((ModelConfig, DataArguments, NoteLLMTrainingArguments))
-    model_args, data_args, training_args = parser.parse_args_and_config(fail_with_unknown_args=True)
-    train(model_args, data_args, training_args)
+    train(*parse_recipe_args())
 
 
 if __name__ == "__main__":

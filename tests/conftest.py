@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import socket
+from collections import defaultdict
+from fractions import Fraction
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np
 import pytest
 import torch
+from datasets import Dataset
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-from notellm_hf import NoteLLMForEmbeddingAndGeneration
+from notellm_hf import NoteLLMForEmbeddingAndGeneration, NoteLLMTrainingArguments, iter_shards
 
 CORPUS = [
     "Extract the note information in json format, compress it into one word for recommendation,",
@@ -79,6 +85,9 @@ TOY_NOTES = [
     },
 ]
 TOY_PAIRS = [("pasta", "pizza"), ("hike", "beach"), ("guitar", "piano"), ("run", "swim")]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MOVIELENS_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "movielens_tmdb"  # see tests/fixtures/README.md
+TOY_NOTES_BY_ID = {n["note_id"]: n for n in TOY_NOTES}
 
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
@@ -137,3 +146,75 @@ def tiny(request) -> tuple[NoteLLMForEmbeddingAndGeneration, PreTrainedTokenizer
 @pytest.fixture
 def tokenizer() -> PreTrainedTokenizerFast:
     return build_tokenizer()
+
+
+def read_shards(directory):
+    """(embeddings, note ids) of every shard in a folder, concatenated."""
+    shards = list(iter_shards(directory))
+    return np.concatenate([np.asarray(e) for e, _ in shards]), [i for _, ids in shards for i in ids]
+
+
+def pair_dataset(repeat: int = 8) -> Dataset:
+    """The toy pairs as note dicts, ``repeat`` times."""
+    return Dataset.from_list(
+        [{"anchor": TOY_NOTES_BY_ID[a], "positive": TOY_NOTES_BY_ID[b]} for a, b in TOY_PAIRS] * repeat
+    )
+
+
+def tiny_training_args(tmp_path, **overrides) -> NoteLLMTrainingArguments:
+    """Fast CPU settings for the tiny models: constant lr, no saving, no reporting."""
+    settings = dict(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        learning_rate=3e-3,
+        max_steps=30,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        seed=0,
+        warmup_steps=0,
+        lr_scheduler_type="constant",
+    )
+    settings.update(overrides)
+    return NoteLLMTrainingArguments(**settings)
+
+
+def reference_pairs(clicks, upper=30.0, lower=0.01, top_t=10, ordered=True, max_history=None):
+    """Loop-by-loop version of the paper's rule, with exact fractions."""
+    by_user = defaultdict(list)
+    for user, note, time in clicks:
+        by_user[user].append((time, note))
+    scores = defaultdict(Fraction)
+    for events in by_user.values():
+        if max_history is not None:
+            events = sorted(events, key=lambda e: (e[0], e[1]), reverse=True)[:max_history]
+        first, last = {}, {}
+        for time, note in events:
+            first[note] = min(first.get(note, time), time)
+            last[note] = max(last.get(note, time), time)
+        notes = sorted(first)
+        if len(notes) < 2:
+            continue
+        weight = Fraction(1, len(notes))
+        for a in notes:
+            for b in notes:
+                if a != b and (not ordered or first[a] < last[b]):
+                    scores[(a, b)] += weight
+    kept = defaultdict(list)
+    for (a, b), score in scores.items():
+        score = round(float(score), 12)
+        if lower <= score <= upper:
+            kept[a].append((-score, b))
+    rows = []
+    for a in sorted(kept):
+        for negative, b in sorted(kept[a])[:top_t]:
+            rows.append((a, b, -negative))
+    return rows
+
+
+def free_port() -> int:
+    """An unused TCP port on the loopback address, for a local process group."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

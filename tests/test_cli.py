@@ -5,8 +5,7 @@ import pytest
 
 from notellm_hf.cli import main
 
-from conftest import TOY_NOTES, saved_model
-from test_encoding import read_all
+from conftest import REPO_ROOT, TOY_NOTES, read_shards, saved_model
 
 
 @pytest.fixture
@@ -27,14 +26,13 @@ def test_two_processes_split_the_shards_and_the_index_builds_from_them(tmp_path,
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     from notellm_hf import NoteIndex
 
     folder, model, tokenizer = model_dir
     notes = write_notes(tmp_path / "notes.jsonl", TOY_NOTES)
     out = tmp_path / "emb"
-    config = Path(__file__).resolve().parents[1] / "recipes" / "accelerate_configs" / "ddp.yaml"
+    config = REPO_ROOT / "recipes" / "accelerate_configs" / "ddp.yaml"
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), "--num_processes", "2"]
     launch += ["-m", "notellm_hf.cli", *encode_argv(folder, notes, out, "--shard-size", "2")]
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "HF_HUB_OFFLINE": "1"}
@@ -43,7 +41,7 @@ def test_two_processes_split_the_shards_and_the_index_builds_from_them(tmp_path,
     # Four shards of two notes: process 0 takes 0 and 2, process 1 takes 1 and 3 (a 1-process run would not).
     assert "process 0/2 wrote ['shard-00000.npy', 'shard-00002.npy']" in result.stdout
     assert "process 1/2 wrote ['shard-00001.npy', 'shard-00003.npy']" in result.stdout
-    embeddings, ids = read_all(out)
+    embeddings, ids = read_shards(out)
     np.testing.assert_allclose(embeddings, model.encode_notes(tokenizer, TOY_NOTES).numpy(), atol=1e-6)
     assert main(["index", str(out), str(tmp_path / "index")]) == 0
     index = NoteIndex.load(tmp_path / "index")

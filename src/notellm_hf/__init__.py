@@ -1,20 +1,27 @@
-"""notellm-hf: NoteLLM (arXiv 2403.01744) for the Hugging Face stack."""
+"""notellm-hf: NoteLLM (arXiv 2403.01744) for the Hugging Face stack.
+
+The package tree is the pipeline: ``data`` (note tables, click logs -> pairs, benchmark sets) ->
+``models/notellm`` (the model, its config and prompt; the remote code of every export) -> ``training``
+(collator, loss, trainer, recipe) -> ``retrieval`` (encoding, index) -> ``evaluation`` -> ``hub`` (export, card,
+push). ``backbones`` loads what a NoteLLM starts from and what it produces.
+"""
 
 from transformers import AutoConfig, AutoModel
 
-from .collator import NoteLLMCollator, note_key
-from .configuration_notellm import NoteLLMConfig
-from .encoding import encode_to_shards, iter_shards
-from .evaluation import RecallEvaluator
-from .hub import export_model, push_to_hub
-from .index import NoteIndex
-from .lora import apply_lora, lora_config_for
-from .losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
-from .modeling_notellm import NoteLLMForEmbeddingAndGeneration, NoteLLMOutput
-from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
-from .prompting_notellm import PRESETS, Note, NoteCompressionPrompt, PromptTemplate
-from .trainer import NoteLLMTrainer
-from .training_args import NoteLLMTrainingArguments
+from .evaluation.evaluator import RecallEvaluator
+from .hub.export import export_model
+from .hub.push import push_to_hub
+from .models.notellm.configuration_notellm import NoteLLMConfig
+from .models.notellm.modeling_notellm import NoteLLMForEmbeddingAndGeneration, NoteLLMOutput
+from .models.notellm.processing_notellm import PRESETS, Note, NoteCompressionPrompt, PromptTemplate
+from .retrieval.encoding import encode_to_shards, iter_shards
+from .retrieval.index import NoteIndex
+from .training.data_collator import NoteLLMCollator, note_key
+from .training.lora import apply_lora, lora_config_for
+from .training.losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
+from .training.partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
+from .training.trainer import NoteLLMTrainer
+from .training.training_args import NoteLLMTrainingArguments
 
 __version__ = "0.1.0"
 

@@ -1,102 +1,66 @@
-"""The ``notellm`` command line."""
+"""The ``notellm`` command line: argument parsing only; each subcommand is one library call a Python user can
+make too (named in its handler)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import typing
 from collections.abc import Sequence
+from dataclasses import fields
 
-
-def _load(model_dir: str):
-    from transformers import AutoModel, AutoTokenizer
-
-    model = AutoModel.from_pretrained(model_dir, trust_remote_code=True)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=True)
-    return model, tokenizer
-
-
-def _read_notes(path: str) -> list:
-    from .data.notes import load_notes, notes_by_id
-
-    return list(notes_by_id(load_notes(path)).values())
+from .data.pairs import CooccurrenceArguments, pairs_from_click_log
+from .data.sets import PREPARERS
+from .evaluation.baselines import BASELINES
+from .evaluation.benchmark import evaluate_benchmark
+from .evaluation.report import markdown_table
+from .generation import generate_for_notes
+from .hub.export import export_model
+from .hub.push import push_to_hub
+from .retrieval.encoding import encode_note_table
+from .retrieval.index import NoteIndex
 
 
 def _encode(args: argparse.Namespace) -> None:
-    from accelerate import PartialState
-    from accelerate.utils import parse_flag_from_env
-
-    from .encoding import encode_to_shards, iter_shards
-
-    # One process, or one of `accelerate launch`'s (each embeds its own shards); CPU ranks as in Accelerator.
-    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
-    notes = _read_notes(args.notes)
-    model, tokenizer = _load(args.model)
-    written = encode_to_shards(
-        model.to(state.device),
-        tokenizer,
-        notes,
-        args.output,
-        shard_size=args.shard_size,
-        batch_size=args.batch_size,
-        process_index=state.process_index,
-        num_processes=state.num_processes,
-        show_progress_bar=state.is_local_main_process,
-    )
-    print(f"process {state.process_index}/{state.num_processes} wrote {[p.name for p in written]}", flush=True)
-    state.wait_for_everyone()
-    if state.is_main_process:
-        rows = sum(len(ids) for _, ids in iter_shards(args.output))
-        print(f"{args.output}: embeddings of {rows:,} of {len(notes):,} notes")
+    run = encode_note_table(args.model, args.notes, args.output, shard_size=args.shard_size, batch_size=args.batch_size)
+    print(f"process {run.process_index}/{run.num_processes} wrote {[p.name for p in run.written]}", flush=True)
+    if run.rows_on_disk is not None:
+        print(f"{args.output}: embeddings of {run.rows_on_disk:,} of {run.notes:,} notes")
 
 
 def _index(args: argparse.Namespace) -> None:
-    from .index import NoteIndex
-
     index = NoteIndex.from_shards(args.embeddings, factory=args.factory, nprobe=args.nprobe, ef_search=args.ef_search)
     index.save(args.out)
     print(f"indexed {len(index):,} notes ({args.factory}) in {args.out}")
 
 
 def _generate(args: argparse.Namespace) -> None:
-    notes = _read_notes(args.notes)
-    model, tokenizer = _load(args.model)
-    if args.task == "category":
-        categories = [c.strip() for c in args.categories.split(",")] if args.categories else None
-        outputs = model.generate_category(tokenizer, notes, categories=categories, batch_size=args.batch_size)
-    else:
-        outputs = model.generate_hashtags(tokenizer, notes, num_hashtags=args.num_hashtags, batch_size=args.batch_size)
-    for note, output in zip(notes, outputs, strict=True):
-        print(json.dumps({"note_id": note.note_id, args.task: output}, ensure_ascii=False))
+    categories = [c.strip() for c in args.categories.split(",")] if args.categories else None
+    records = generate_for_notes(
+        args.model,
+        args.notes,
+        task=args.task,
+        categories=categories,
+        num_hashtags=args.num_hashtags,
+        batch_size=args.batch_size,
+    )
+    for record in records:
+        print(json.dumps(record, ensure_ascii=False))
 
 
 def _pairs(args: argparse.Namespace) -> None:
-    from .data.pairs import build_cooccurrence_pairs, write_pairs
-
-    pairs = build_cooccurrence_pairs(
-        args.clicks,
-        upper=args.upper,
-        lower=args.lower,
-        top_t=args.top_t,
-        ordered=not args.unordered,
-        max_history=args.max_history,
-        progress=True,
-    )
-    write_pairs(pairs, args.output)
+    thresholds = CooccurrenceArguments(**{f.name: getattr(args, f.name) for f in fields(CooccurrenceArguments)})
+    pairs = pairs_from_click_log(args.clicks, args.output, thresholds, progress=True)
     print(f"wrote {len(pairs):,} pairs over {pairs.note_id_a.nunique():,} notes to {args.output}")
 
 
 def _prepare(args: argparse.Namespace) -> None:
-    from .data import PREPARERS
-
     stats = PREPARERS[args.name](args.out)
     print(json.dumps({split: stats[split] for split in ("train", "test")}, indent=2))
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .evaluation import evaluate_benchmark
-    from .report import markdown_table
-
     models = {}
     for spec in args.model:
         name, _, path = spec.rpartition("=")
@@ -120,28 +84,37 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from .hub import export_model
-
-    evaluation = json.loads(open(args.eval_results, encoding="utf-8").read()) if args.eval_results else None
-    training = json.loads(open(args.training_config, encoding="utf-8").read()) if args.training_config else None
     out = export_model(
         args.source,
         args.out,
         adapter_only=args.adapter_only,
         base_model=args.base_model,
         model_id=args.model_id,
-        training_config=training,
-        evaluation=evaluation,
+        training_config=args.training_config,
+        evaluation=args.eval_results,
         datasets=args.dataset or None,
     )
     print(f"exported to {out}")
 
 
 def _push(args: argparse.Namespace) -> None:
-    from .hub import push_to_hub
-
     url = push_to_hub(args.folder, args.repo_id, private=args.private, revision=args.revision)
     print(f"pushed {args.folder} to {args.repo_id}: {url}")
+
+
+def _add_cooccurrence_flags(parser: argparse.ArgumentParser) -> None:
+    """`--upper`, `--lower`, `--top-t`, `--unordered`, `--max-history` from [`CooccurrenceArguments`] (the recipe's
+    ``pairs_*`` keys), so both take the same defaults and help."""
+    hints = typing.get_type_hints(CooccurrenceArguments)
+    for spec in fields(CooccurrenceArguments):
+        name, help_text = spec.name.removeprefix("pairs_"), spec.metadata["help"]
+        if hints[spec.name] is bool:  # on by default: the flag turns it off
+            parser.add_argument(f"--un{name}", dest=spec.name, action="store_false", help=f"turn off: {help_text}")
+            continue
+        kind = next(t for t in typing.get_args(hints[spec.name]) or (hints[spec.name],) if t is not type(None))
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", dest=spec.name, type=kind, default=spec.default, help=help_text
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,20 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
     pairs = commands.add_parser("pairs", help="related-note pairs from a click log (user_id, note_id, timestamp)")
     pairs.add_argument("clicks", help="click log: .parquet, .csv, .tsv or .arrow")
     pairs.add_argument("output", help="pairs file: .parquet, .csv or .jsonl (note_id_a, note_id_b, score)")
-    pairs.add_argument("--upper", type=float, default=30.0, help="drop pairs scoring above this (paper: 30)")
-    pairs.add_argument("--lower", type=float, default=0.01, help="drop pairs scoring below this (paper: 0.01)")
-    pairs.add_argument("--top-t", type=int, default=10, help="related notes kept per note (paper: 10)")
-    pairs.add_argument("--unordered", action="store_true", help="count both directions, ignoring click order")
-    pairs.add_argument("--max-history", type=int, help="keep only each user's most recent M clicks")
+    _add_cooccurrence_flags(pairs)
     pairs.set_defaults(run=_pairs)
 
     evaluate = commands.add_parser("evaluate", help="recall, exposure buckets and generation metrics on a test pool")
     evaluate.add_argument("--model", action="append", default=[], help="NoteLLM folder or Hub id (NAME=PATH names it)")
     evaluate.add_argument("--data", required=True, help="a prepared benchmark set (notellm data prepare)")
     evaluate.add_argument("--out", default="evaluation", help="report folder (JSON, markdown, PNG)")
-    evaluate.add_argument(
-        "--baselines", default="", help="comma-separated: popularity,minilm,minilm-finetuned,backbone,prompteol"
-    )
+    evaluate.add_argument("--baselines", default="", help=f"comma-separated: {','.join(BASELINES)}")
     evaluate.add_argument("--backbone", help="causal LM for the backbone/prompteol baselines (id, folder or .gguf)")
     evaluate.add_argument("--generation-notes", type=int, default=100, help="test notes scored for generation")
     evaluate.add_argument("--batch-size", type=int, default=16)
@@ -219,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="benchmark data sets").add_subparsers(dest="data_command", required=True)
     prepare = data.add_parser("prepare", help="build a benchmark set (notes, split, pairs, stats.json)")
-    prepare.add_argument("name", choices=["movielens-tmdb", "debian"])
+    prepare.add_argument("name", choices=sorted(PREPARERS))
     prepare.add_argument("--out", help="output folder (default: <cache>/datasets/<name>)")
     prepare.set_defaults(run=_prepare)
     return parser

@@ -5,13 +5,13 @@
     <dir>/test_pairs.parquet   note_id_a, note_id_b, score   (both notes in the test pool)
     <dir>/stats.json           per-split statistics, thresholds, sources and their snapshot
 
-A set is written to a temporary folder and renamed into place, so a failed build leaves nothing behind.
+A set is written to a temporary folder and renamed into place (``io.atomic_path``), so a failed build leaves
+nothing behind.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 import datasets
 import pandas as pd
 
+from .io import atomic_path
 from .notes import load_notes
 from .pairs import load_pairs
 
@@ -32,6 +33,11 @@ class BenchmarkSet:
 
     def split_notes(self, split: str) -> datasets.Dataset:
         return self.notes.filter(lambda row: row["split"] == split)
+
+    @property
+    def categories(self) -> list[str]:
+        """The set's closed category list (sorted), which constrained category decoding chooses from."""
+        return sorted({category for category in self.notes["category"] if category})
 
 
 def split_statistics(notes: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
@@ -76,16 +82,12 @@ def write_benchmark_set(
         "train": split_statistics(table[table.split == "train"], train_pairs),
         "test": split_statistics(table[table.split == "test"], test_pairs),
     }
-    out_dir = Path(out_dir)
-    building = out_dir.with_name(out_dir.name + ".building")
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
-    table.to_parquet(building / "notes.parquet", index=False)
-    train_pairs.to_parquet(building / "train_pairs.parquet", index=False)
-    test_pairs.to_parquet(building / "test_pairs.parquet", index=False)
-    (building / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    building.rename(out_dir)
+    with atomic_path(out_dir) as building:
+        building.mkdir()
+        table.to_parquet(building / "notes.parquet", index=False)
+        train_pairs.to_parquet(building / "train_pairs.parquet", index=False)
+        test_pairs.to_parquet(building / "test_pairs.parquet", index=False)
+        (building / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return stats
 
 

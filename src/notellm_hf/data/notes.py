@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import datasets
 import pandas as pd
 
-from ..prompting_notellm import Note
+from ..models.notellm.processing_notellm import Note
+from .io import TABLE_SUFFIXES, read_table
+
+NOTE_SUFFIXES = (*TABLE_SUFFIXES, ".json")
 
 NOTE_FEATURES = datasets.Features(
     {
@@ -38,29 +40,7 @@ def _rows(source: Any) -> tuple[list[dict[str, Any]], str]:
         return source.to_list(), "the notes dataset"
     if isinstance(source, pd.DataFrame):
         return _records(source), "the notes DataFrame"
-    path = Path(source)
-    if not path.exists():
-        raise FileNotFoundError(f"notes file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".jsonl", ".json"):
-            rows = []
-            with open(path, encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip():
-                        try:
-                            rows.append(json.loads(line))
-                        except json.JSONDecodeError as error:
-                            raise ValueError(f"{path}: row {number}: not valid JSON ({error.msg})") from error
-            return rows, str(path)
-        if suffix == ".parquet":
-            return _records(pd.read_parquet(path)), str(path)
-        if suffix in (".csv", ".tsv"):
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
-            return _records(frame), str(path)
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from error
-    raise ValueError(f"notes file {path}: unsupported type {suffix!r} (use .jsonl, .parquet, .csv or .tsv)")
+    return _records(read_table(source, "notes file", NOTE_SUFFIXES, text_cells=True)), str(source)
 
 
 def _hashtags(value: Any) -> Any:

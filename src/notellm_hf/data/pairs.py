@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,45 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from .io import read_table, table_suffix, write_table
+
 logger = logging.getLogger(__name__)
 CLICK_COLUMNS = ("user_id", "note_id", "timestamp")
+CLICK_SUFFIXES = (".parquet", ".csv", ".tsv", ".arrow", ".feather")
 PAIR_COLUMNS = ("note_id_a", "note_id_b", "score")
+PAIR_SUFFIXES = (".parquet", ".csv", ".jsonl")
 # Scores are rounded so that sums that are equal in exact arithmetic tie exactly (top-t is then deterministic).
 SCORE_DECIMALS = 12
+
+
+@dataclass
+class CooccurrenceArguments:
+    """How a click log becomes related pairs (the paper's Sec. 4.1 thresholds are the defaults).
+
+    One set of fields serves the training recipe (YAML keys ``pairs_*``) and ``notellm pairs`` (flags without
+    the prefix); [`build_cooccurrence_pairs`] takes the same defaults from here.
+    """
+
+    pairs_upper: float = field(default=30.0, metadata={"help": "Drop pairs scoring above this (paper: 30)."})
+    pairs_lower: float = field(default=0.01, metadata={"help": "Drop pairs scoring below this (paper: 0.01)."})
+    pairs_top_t: int = field(default=10, metadata={"help": "Related notes kept per note (paper: 10)."})
+    pairs_ordered: bool = field(
+        default=True, metadata={"help": "Count A -> B only when B was clicked after A (else both directions)."}
+    )
+    pairs_max_history: int | None = field(default=None, metadata={"help": "Keep each user's M most recent clicks."})
+
+    def thresholds(self) -> dict[str, Any]:
+        """The keyword arguments of [`build_cooccurrence_pairs`] these settings stand for."""
+        return {
+            "upper": self.pairs_upper,
+            "lower": self.pairs_lower,
+            "top_t": self.pairs_top_t,
+            "ordered": self.pairs_ordered,
+            "max_history": self.pairs_max_history,
+        }
+
+
+_PAPER = CooccurrenceArguments()
 
 
 def _register_clicks(
@@ -30,20 +65,17 @@ def _register_clicks(
     Returns the number of clicks dropped for naming unknown notes (``on_unknown="drop"``).
     """
     if isinstance(clicks, (str, Path)):
+        # DuckDB reads the file itself (streaming, multi-threaded): a click log can outgrow memory.
         path = Path(clicks)
-        if not path.exists():
-            raise FileNotFoundError(f"click log {path} does not exist")
-        suffix = path.suffix.lower()
+        suffix = table_suffix(path, "click log", CLICK_SUFFIXES)
         if suffix == ".parquet":
             relation = con.read_parquet(str(path))
         elif suffix in (".csv", ".tsv"):
             relation = con.read_csv(str(path), sep="\t" if suffix == ".tsv" else ",")
-        elif suffix in (".arrow", ".feather"):
+        else:
             import pyarrow.feather as feather
 
             relation = con.from_arrow(feather.read_table(str(path)))
-        else:
-            raise ValueError(f"click log {path}: unsupported file type {suffix!r} (use .parquet, .csv, .tsv or .arrow)")
         source = str(path)
     elif isinstance(clicks, pd.DataFrame):
         relation, source = con.from_df(clicks), "the click DataFrame"
@@ -84,11 +116,11 @@ def _register_clicks(
 def build_cooccurrence_pairs(
     clicks: Any,
     *,
-    upper: float = 30.0,
-    lower: float = 0.01,
-    top_t: int = 10,
-    ordered: bool = True,
-    max_history: int | None = None,
+    upper: float = _PAPER.pairs_upper,
+    lower: float = _PAPER.pairs_lower,
+    top_t: int = _PAPER.pairs_top_t,
+    ordered: bool = _PAPER.pairs_ordered,
+    max_history: int | None = _PAPER.pairs_max_history,
     threads: int | None = None,
     memory_limit: str | None = None,
     progress: bool = False,
@@ -189,21 +221,18 @@ def build_cooccurrence_pairs(
     return pairs
 
 
+def pairs_from_click_log(
+    clicks: Any, output: str | Path, arguments: CooccurrenceArguments | None = None, progress: bool = False
+) -> pd.DataFrame:
+    """`notellm pairs`: builds the pairs of a click log with ``arguments`` (the paper's by default) and writes them."""
+    pairs = build_cooccurrence_pairs(clicks, **(arguments or CooccurrenceArguments()).thresholds(), progress=progress)
+    write_pairs(pairs, output)
+    return pairs
+
+
 def write_pairs(pairs: pd.DataFrame, path: str | Path) -> Path:
     """Writes pairs to .parquet, .csv or .jsonl through a temporary file, so a failure leaves nothing half-written."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".csv", ".jsonl"):
-        raise ValueError(f"{path}: unsupported pairs file type {suffix!r} (use .parquet, .csv or .jsonl)")
-    partial = path.with_name(path.name + ".partial")
-    if suffix == ".parquet":
-        pairs.to_parquet(partial, index=False)
-    elif suffix == ".csv":
-        pairs.to_csv(partial, index=False)
-    else:
-        pairs.to_json(partial, orient="records", lines=True, force_ascii=False)
-    partial.replace(path)
-    return path
+    return write_table(pairs, path, "pairs file", PAIR_SUFFIXES)
 
 
 def load_pairs(source: Any, known_note_ids: Iterable[str] | None = None) -> pd.DataFrame:
@@ -215,13 +244,7 @@ def load_pairs(source: Any, known_note_ids: Iterable[str] | None = None) -> pd.D
     if isinstance(source, pd.DataFrame):
         frame, origin = source.copy(), "the pairs DataFrame"
     else:
-        path = Path(source)
-        if not path.exists():
-            raise FileNotFoundError(f"pairs file {path} does not exist")
-        readers = {".parquet": pd.read_parquet, ".csv": pd.read_csv, ".jsonl": lambda p: pd.read_json(p, lines=True)}
-        if path.suffix.lower() not in readers:
-            raise ValueError(f"{path}: unsupported pairs file type {path.suffix!r} (use .parquet, .csv or .jsonl)")
-        frame, origin = readers[path.suffix.lower()](path), str(path)
+        frame, origin = read_table(source, "pairs file", PAIR_SUFFIXES), str(source)
     missing = [c for c in PAIR_COLUMNS[:2] if c not in frame.columns]
     if missing:
         raise ValueError(f"{origin}: missing pair columns {missing} (has {list(frame.columns)})")

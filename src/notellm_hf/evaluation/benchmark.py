@@ -1,0 +1,124 @@
+"""[`evaluate_benchmark`]: NoteLLM models and baselines scored side by side on a benchmark set's test pool."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..backbones import load_notellm
+from ..data.benchmark_set import load_benchmark_set
+from ..data.io import write_text
+from ..models.notellm.processing_notellm import Note
+from .baselines import BASELINES, BaselineInputs
+from .generation_metrics import category_metrics, hashtag_metrics
+from .metrics import embedding_scorer, retrieval_metrics
+from .report import write_report
+
+
+def evaluate_benchmark(
+    data_dir: str | Path,
+    models: dict[str, str | Path],
+    baselines: Sequence[str] = (),
+    backbone: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    generation_notes: int = 100,
+    batch_size: int = 16,
+    finetune_steps: int = -1,
+    reuse_embeddings: bool = False,
+    sentence_max_tokens: int = 256,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Scores NoteLLM model folders and baselines on a benchmark set's test pool; writes a report to ``out_dir``.
+
+    ``models`` maps a row name to a model folder or Hub id (loaded with ``trust_remote_code``); category and
+    hashtag generation are scored on the first ``generation_notes`` test notes (category decoding constrained
+    to the set's categories). ``baselines`` are names of [`BASELINES`]; ``backbone`` (a causal LM) is needed by
+    those that run one. ``reuse_embeddings`` takes a model's pool embeddings from an earlier run into ``out_dir``
+    when they are newer than its folder (reruns of a report). ``sentence_max_tokens`` caps MiniLM's input (its
+    own limit: 256). Every encoder runs on ``device`` (default: the GPU when there is one).
+    """
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; choose from {list(BASELINES)}")
+    needing = [name for name in baselines if BASELINES[name].needs_backbone]
+    if needing and backbone is None:
+        raise ValueError(f"the baselines {needing} need --backbone (the causal LM NoteLLM starts from)")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    benchmark = load_benchmark_set(data_dir)
+    test = benchmark.split_notes("test")
+    notes = [Note.from_any(row) for row in test]
+    ids = [note.note_id for note in notes]
+    exposure = [e or 0.0 for e in test["exposure"]]
+    pairs = benchmark.test_pairs
+    categories = benchmark.categories
+    sample = notes[:generation_notes]
+    tagged = [note for note in notes if note.hashtags][:generation_notes]
+    out = Path(out_dir or ".")
+
+    def embeddings_file(name: str) -> Path:
+        return out / f"embeddings_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.npy"
+
+    def scored(embeddings: np.ndarray, name: str) -> dict[str, Any]:
+        if out_dir is not None:  # kept for serving demos and later analysis (rows follow pool_ids.json)
+            out.mkdir(parents=True, exist_ok=True)
+            np.save(embeddings_file(name), embeddings)
+        return {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
+
+    def saved_embeddings(name: str, path: str | Path) -> np.ndarray | None:
+        """A previous run's embeddings of this pool, if saved after every file of the (local) model folder."""
+        saved, folder = embeddings_file(name), Path(path)
+        if not (reuse_embeddings and out_dir is not None and saved.exists() and folder.is_dir()):
+            return None
+        if saved.stat().st_mtime < max(f.stat().st_mtime for f in folder.rglob("*") if f.is_file()):
+            return None
+        embeddings = np.load(saved)
+        return embeddings if len(embeddings) == len(notes) else None
+
+    results: dict[str, dict[str, Any]] = {}
+    for name, path in models.items():
+        model, tokenizer = load_notellm(path)
+        model.to(device)
+        embeddings = saved_embeddings(name, path)
+        if embeddings is None:
+            embeddings = model.encode_notes(tokenizer, notes, batch_size=batch_size, show_progress_bar=True).numpy()
+        results[name] = scored(embeddings, name)
+        if sample:
+            predicted = model.generate_category(tokenizer, sample, categories=categories, batch_size=batch_size)
+            results[name]["category"] = category_metrics(predicted, [n.category for n in sample], categories)
+        if tagged:
+            generated = model.generate_hashtags(tokenizer, tagged, num_hashtags=3, batch_size=batch_size)
+            results[name]["hashtags"] = hashtag_metrics(generated, [list(n.hashtags) for n in tagged])
+    inputs = BaselineInputs(
+        benchmark=benchmark,
+        notes=notes,
+        exposure=exposure,
+        out_dir=out,
+        device=device,
+        batch_size=batch_size,
+        backbone=backbone,
+        finetune_steps=finetune_steps,
+        sentence_max_tokens=sentence_max_tokens,
+    )
+    for name in baselines:
+        output = BASELINES[name].run(inputs)
+        if isinstance(output, np.ndarray):
+            results[name] = scored(output, name)
+        else:
+            results[name] = {"retrieval": retrieval_metrics(output, ids, pairs, exposure)}
+    meta = {
+        "data": str(data_dir),
+        "models": {k: str(v) for k, v in models.items()},
+        "baselines": list(baselines),
+        "stats": benchmark.stats.get("test"),
+        "generation_notes": len(sample),
+    }
+    if out_dir is not None:
+        write_report(out_dir, results, meta)
+        write_text(out / "pool_ids.json", json.dumps(ids, ensure_ascii=False))
+    return {"meta": meta, "results": results}

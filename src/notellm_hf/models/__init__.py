@@ -1,0 +1,1 @@
+"""Model definitions. ``notellm/`` is the remote code that travels with every exported model."""

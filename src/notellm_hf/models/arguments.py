@@ -1,0 +1,41 @@
+"""[`NoteLLMArguments`]: the settings of a NoteLLM built from a backbone, as recipe YAML keys and flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .notellm.configuration_notellm import READOUT_POSITIONS
+from .notellm.processing_notellm import PRESETS, NoteCompressionPrompt
+
+
+@dataclass
+class NoteLLMArguments:
+    """What the model adds to its backbone: embedding size, read-out, temperature and the prompt's wording and
+    token budgets. Read by `TrlParser` next to trl's ``ModelConfig`` (which names the backbone)."""
+
+    embedding_dim: int = field(default=128, metadata={"help": "Note embedding size d (paper: 128)."})
+    readout: str = field(
+        default="before_emb", metadata={"help": "'before_emb' (paper) or 'emb'.", "choices": READOUT_POSITIONS}
+    )
+    initial_tau: float = field(default=3.0, metadata={"help": "Initial log-scale tau of the contrastive loss."})
+    prompt_preset: str = field(
+        default="en",
+        metadata={"help": "Prompt wording: 'en' (paper) or 'zh' (authors' code).", "choices": tuple(PRESETS)},
+    )
+    title_max_tokens: int = field(default=20, metadata={"help": "Title token budget (paper: 20)."})
+    content_max_tokens: int = field(default=80, metadata={"help": "Content token budget (paper: 80)."})
+
+    def prompt(self) -> NoteCompressionPrompt:
+        return NoteCompressionPrompt(
+            self.prompt_preset, title_max_tokens=self.title_max_tokens, content_max_tokens=self.content_max_tokens
+        )
+
+    def config_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``NoteLLMForEmbeddingAndGeneration.from_backbone`` (its ``NoteLLMConfig`` fields)."""
+        return {
+            "embedding_dim": self.embedding_dim,
+            "readout": self.readout,
+            "initial_tau": self.initial_tau,
+            "prompt": self.prompt().to_dict(),
+        }

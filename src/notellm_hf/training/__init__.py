@@ -1,0 +1,22 @@
+"""Training: prompt batches of related pairs, the joint GCL + CSFT loss, the trainer and its recipe."""
+
+from .data_collator import NoteLLMCollator, note_key
+from .lora import apply_lora, lora_config_for, unwrap_peft
+from .losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
+from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
+from .trainer import NoteLLMTrainer
+from .training_args import NoteLLMTrainingArguments
+
+__all__ = [
+    "ContrastiveLossOutput",
+    "FrozenPrefixCache",
+    "NoteLLMCollator",
+    "NoteLLMContrastiveLoss",
+    "NoteLLMTrainer",
+    "NoteLLMTrainingArguments",
+    "apply_lora",
+    "freeze_bottom_layers",
+    "lora_config_for",
+    "note_key",
+    "unwrap_peft",
+]

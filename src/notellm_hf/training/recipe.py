@@ -1,0 +1,116 @@
+"""The training recipe behind ``recipes/train.py``: any note table + click log or pairs file in, a NoteLLM out.
+
+Arguments follow the HF recipe layout: trl's ``TrlParser`` reads ``--config <yaml>`` with command-line
+overrides into [`RECIPE_ARGUMENTS`]: trl's ``ModelConfig`` (the backbone, LoRA), [`NoteLLMArguments`] (what
+NoteLLM adds to it), [`DataArguments`] (notes and pairs), [`CooccurrenceArguments`] (how clicks become pairs)
+and [`NoteLLMTrainingArguments`].
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+from transformers import TrainerCallback, set_seed
+from trl import ModelConfig, TrlParser
+
+from ..backbones import resolve_backbone
+from ..data.arguments import DataArguments
+from ..data.io import write_text
+from ..data.pairs import CooccurrenceArguments
+from ..evaluation.evaluator import RecallEvaluator
+from ..models.arguments import NoteLLMArguments
+from ..models.notellm.modeling_notellm import NoteLLMForEmbeddingAndGeneration
+from .data_collator import NoteLLMCollator
+from .lora import apply_lora
+from .trainer import NoteLLMTrainer
+from .training_args import NoteLLMTrainingArguments
+
+RECIPE_ARGUMENTS = (ModelConfig, NoteLLMArguments, DataArguments, CooccurrenceArguments, NoteLLMTrainingArguments)
+
+
+def parse_recipe_args(args: Sequence[str] | None = None) -> tuple[Any, ...]:
+    """[`RECIPE_ARGUMENTS`] from ``--config <yaml>`` and flags (``args``, default ``sys.argv``); unknown or
+    mistyped keys fail here, before any model loads. Returns them in that order, ready for [`train`]."""
+    return tuple(TrlParser(RECIPE_ARGUMENTS).parse_args_and_config(args=args, fail_with_unknown_args=True))
+
+
+def train(
+    model_args: ModelConfig,
+    notellm_args: NoteLLMArguments,
+    data_args: DataArguments,
+    pairs_args: CooccurrenceArguments,
+    training_args: NoteLLMTrainingArguments,
+    callbacks: list[TrainerCallback] | None = None,
+) -> NoteLLMTrainer:
+    """Loads data and backbone, trains with the joint loss, saves ``<output_dir>/model`` (merged, loadable)."""
+    if model_args.use_peft and training_args.trainable_layers is not None:
+        raise ValueError("use_peft (LoRA) and trainable_layers (partial fine-tuning) are alternatives: pick one")
+    set_seed(training_args.seed)
+    notes, train_pairs, eval_pairs = data_args.load(pairs_args, training_args.seed)
+    dtype = None if model_args.dtype in (None, "auto") else model_args.dtype
+    model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(
+        resolve_backbone(model_args.model_name_or_path), dtype=dtype, **notellm_args.config_kwargs()
+    )
+    if model_args.use_peft:
+        lora = {"r": model_args.lora_r, "lora_alpha": model_args.lora_alpha, "lora_dropout": model_args.lora_dropout}
+        if model_args.lora_target_modules:
+            lora["target_modules"] = model_args.lora_target_modules
+        model = apply_lora(model, **lora)
+    rows = {
+        "anchor": train_pairs.note_id_a.tolist(),
+        "positive": train_pairs.note_id_b.tolist(),
+        "pair_index": list(range(len(train_pairs))),  # keys the pair's prompt draws (exact resume)
+    }
+    collator = NoteLLMCollator(
+        tokenizer,
+        prompt=notellm_args.prompt(),
+        hashtag_ratio=training_args.hashtag_ratio,
+        seed=training_args.seed,
+        notes=notes,
+    )
+    if training_args.train_sampling_strategy == "group_by_length":
+        pairs = [{"anchor": a, "positive": b} for a, b in zip(rows["anchor"], rows["positive"], strict=True)]
+        rows[training_args.length_column_name] = collator.pair_lengths(pairs)
+    evaluator = eval_dataset = None
+    if eval_pairs is not None and len(eval_pairs):
+        pool = sorted(set(eval_pairs.note_id_a) | set(eval_pairs.note_id_b))
+        evaluator = RecallEvaluator([notes[i] for i in pool], eval_pairs)
+        eval_dataset = Dataset.from_dict(
+            {"anchor": eval_pairs.note_id_a.tolist(), "positive": eval_pairs.note_id_b.tolist()}
+        )
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=Dataset.from_dict(rows).shuffle(seed=training_args.seed),
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        data_collator=collator,
+        evaluator=evaluator,
+        callbacks=callbacks,
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    if trainer.is_world_process_zero():
+        final = model.merge_and_unload() if model_args.use_peft else model
+        out = Path(training_args.output_dir) / "model"
+        final.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        info = {
+            "world_size": training_args.world_size,
+            "max_steps": training_args.max_steps,
+            "train_pairs": len(train_pairs),
+            "eval_pairs": 0 if eval_pairs is None else len(eval_pairs),
+            "model_args": {
+                k: v for k, v in asdict(model_args).items() if isinstance(v, (str, int, float, bool, list, type(None)))
+            },
+            "notellm_args": asdict(notellm_args),
+            "data_args": asdict(data_args),
+            "pairs_args": asdict(pairs_args),
+            "log_history": trainer.state.log_history,
+        }
+        write_text(Path(training_args.output_dir) / "run_info.json", json.dumps(info, indent=2, default=str) + "\n")
+    return trainer

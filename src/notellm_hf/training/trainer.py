@@ -1,0 +1,190 @@
+"""[`NoteLLMTrainer`]: GCL + CSFT from one forward pass, L = (L_cl + alpha * L_gen) / (1 + alpha)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import Trainer, TrainerCallback
+from transformers.trainer_utils import EvalLoopOutput
+
+from ..models.notellm.processing_notellm import IGNORE_INDEX
+from .data_collator import NoteLLMCollator
+from .lora import unwrap_peft
+from .losses import NoteLLMContrastiveLoss
+from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
+from .training_args import NoteLLMTrainingArguments
+
+
+class _CollatorEpoch(TrainerCallback):
+    """Tells the collator the epoch, so per-pair prompt draws differ between epochs and replay on resume."""
+
+    def __init__(self, collator: NoteLLMCollator) -> None:
+        self.collator = collator
+
+    def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.collator.epoch = int(state.epoch or 0)
+
+
+class NoteLLMTrainer(Trainer):
+    """A `Trainer` for NoteLLM (plain or PEFT-wrapped) on datasets of related-note pairs.
+
+    ``evaluator(model, tokenizer) -> dict`` (e.g. [`RecallEvaluator`]) runs at each evaluation; its figures
+    join the evaluation metrics. Without a ``data_collator`` it builds a [`NoteLLMCollator`] from the model's
+    own prompt settings.
+    With ``args.trainable_layers`` it freezes all but the top layers and replays the frozen layers' outputs
+    from a [`FrozenPrefixCache`] (partial fine-tuning; not combinable with LoRA, whose adapters sit below).
+    Logs ``loss_contrastive``, ``loss_generation``, ``logit_scale`` (e^tau), ``retrieval_accuracy``
+    (in-batch top-1) and ``contrastive_candidates`` (rows scored per query, across processes) next to the loss.
+    """
+
+    # compute_loss returns a per-micro-batch mean; the Trainer divides it by the accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(
+        self,
+        model: nn.Module,
+        args: NoteLLMTrainingArguments,
+        contrastive_loss: NoteLLMContrastiveLoss | None = None,
+        evaluator: Callable[[nn.Module, Any], dict[str, float]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(args, NoteLLMTrainingArguments):
+            raise TypeError("NoteLLMTrainer needs NoteLLMTrainingArguments (alpha, hashtag_ratio, ...)")
+        if kwargs.get("data_collator") is None:
+            tokenizer = kwargs.get("processing_class")
+            if tokenizer is None:
+                raise ValueError("pass processing_class=<tokenizer> (or a data_collator)")
+            kwargs["data_collator"] = NoteLLMCollator(
+                tokenizer, prompt=unwrap_peft(model).note_prompt, hashtag_ratio=args.hashtag_ratio, seed=args.seed
+            )
+        self.prefix_cache = None
+        if args.trainable_layers is not None:
+            if hasattr(model, "peft_config"):
+                raise ValueError("trainable_layers (partial fine-tuning) and LoRA are alternatives: pick one")
+            cut = freeze_bottom_layers(model, args.trainable_layers)
+            self.prefix_cache = FrozenPrefixCache(model, cut, max_bytes=int(args.prefix_cache_gb * 2**30))
+        super().__init__(model=model, args=args, **kwargs)
+        self.contrastive_loss = contrastive_loss or NoteLLMContrastiveLoss(
+            gather_across_processes=args.gather_across_processes, paper_compat=args.paper_compat
+        )
+        self.evaluator = evaluator
+        if hasattr(self.data_collator, "epoch"):
+            self.add_callback(_CollatorEpoch(self.data_collator))
+        self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
+
+    def evaluation_loop(
+        self,
+        dataloader: Any,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> EvalLoopOutput:
+        """Adds the evaluator's figures (e.g. dev recall) to the evaluation metrics before they are logged."""
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        if self.evaluator is not None:
+            prefix = metric_key_prefix
+            figures = self.evaluator(self.accelerator.unwrap_model(self.model), self.processing_class)
+            output.metrics.update({f"{prefix}_{key}": value for key, value in figures.items()})
+        return output
+
+    def get_decay_parameter_names(self, model: nn.Module) -> list[str]:
+        # Weight decay would pull tau towards 0 (scale 1); the temperature is not a weight.
+        return [name for name in super().get_decay_parameter_names(model) if "logit_scale" not in name]
+
+    def _record(self, model: nn.Module, contrastive: Any, generation: torch.Tensor, logit_scale: torch.Tensor) -> None:
+        metrics = self._metrics["train" if model.training else "eval"]
+        metrics["loss_contrastive"].append(contrastive.loss.item())
+        metrics["loss_generation"].append(generation.item())
+        metrics["logit_scale"].append(logit_scale.item())
+        metrics["retrieval_accuracy"].append(contrastive.accuracy.item())
+        metrics["contrastive_candidates"].append(float(contrastive.candidates))
+
+    def _forward(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> Any:
+        if self.prefix_cache is None:
+            return model(**inputs)
+        with self.prefix_cache.applied(inputs["input_ids"], inputs.get("attention_mask")):
+            return model(**inputs)
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        inputs = dict(inputs)
+        note_keys = inputs.pop("note_keys")
+        outputs = self._forward(model, inputs)
+        contrastive = self.contrastive_loss(outputs.embeddings, note_keys, outputs.logit_scale)
+        generation = outputs.loss if outputs.loss is not None else contrastive.loss.new_zeros(())
+        if self.args.use_contrastive_loss:
+            loss = (contrastive.loss + self.args.alpha * generation) / (1.0 + self.args.alpha)
+        else:  # 'w/o GCL': the contrastive loss is only watched
+            loss = generation
+        self._record(model, contrastive, generation, outputs.logit_scale)
+        return (loss, outputs) if return_outputs else loss
+
+    def training_step(
+        self, model: nn.Module, inputs: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if not self.args.mini_batch_size or not self.args.use_contrastive_loss:
+            return super().training_step(model, inputs, num_items_in_batch)
+        model.train()
+        return self._grad_cache_step(model, self._prepare_inputs(inputs))
+
+    def _grad_cache_step(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """GradCache (Gao et al., 2021) for the shared-sequence joint loss.
+
+        Pass 1 embeds every chunk without gradient and back-propagates L_cl to the (cached) embeddings and to
+        the scale. Pass 2 re-runs each chunk with gradient (same dropout masks: the RNG state is replayed) and
+        back-propagates <cached grad, embeddings> plus the chunk's share of alpha * L_gen in one backward, so
+        parameter gradients equal those of the full batch while activations exist for one chunk at a time.
+        """
+        inputs = dict(inputs)
+        note_keys = inputs.pop("note_keys")
+        labels = inputs["labels"]
+        size = self.args.mini_batch_size
+        chunks = [{k: v[i : i + size] for k, v in inputs.items()} for i in range(0, labels.shape[0], size)]
+        rng_states, embeddings = [], []
+        with torch.no_grad():
+            for chunk in chunks:
+                rng_states.append(torch.get_rng_state())
+                out = self._forward(model, {k: v for k, v in chunk.items() if k != "labels"})
+                embeddings.append(out.embeddings)
+        cached = torch.cat(embeddings).requires_grad_(True)
+        scale = out.logit_scale.detach().requires_grad_(True)
+        alpha, steps = self.args.alpha, self.current_gradient_accumulation_steps
+        contrastive = self.contrastive_loss(cached, note_keys, scale)
+        (contrastive.loss / (1.0 + alpha)).backward()
+        label_tokens = (labels[:, 1:] != IGNORE_INDEX).sum().clamp(min=1)
+        generation = torch.zeros((), device=cached.device)
+        for index, (chunk, state) in enumerate(zip(chunks, rng_states, strict=True)):
+            torch.set_rng_state(state)
+            last = index == len(chunks) - 1
+            with contextlib.nullcontext() if last else self.accelerator.no_sync(model):
+                out = self._forward(model, chunk)
+                start = index * size
+                surrogate = (out.embeddings * cached.grad[start : start + len(chunk["labels"])]).sum()
+                if index == 0:  # the scale's gradient, through a forward the wrapper (DDP) sees
+                    surrogate = surrogate + scale.grad * out.logit_scale
+                share = (chunk["labels"][:, 1:] != IGNORE_INDEX).sum() / label_tokens
+                surrogate = surrogate + alpha / (1.0 + alpha) * out.loss * share
+                self.accelerator.backward(surrogate / steps)
+            generation += out.loss.detach() * share
+        self._record(model, contrastive, generation, scale)
+        return ((contrastive.loss.detach() + alpha * generation) / (1.0 + alpha)) / steps
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        mode = "eval" if any(key.startswith("eval_") for key in logs) else "train"
+        prefix = "eval_" if mode == "eval" else ""
+        averaged = {
+            f"{prefix}{key}": sum(values) / len(values) for key, values in self._metrics[mode].items() if values
+        }
+        self._metrics[mode].clear()
+        super().log({**logs, **averaged}, start_time)

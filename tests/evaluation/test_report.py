@@ -1,0 +1,88 @@
+"""`notellm evaluate` end to end on the MovieLens fixture slice: NoteLLM and baselines, JSON + markdown + PNG."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from notellm_hf.cli import main
+from notellm_hf.data.benchmark_set import write_benchmark_set
+from notellm_hf.data.sets.movielens import build_movielens_tmdb
+
+from conftest import MOVIELENS_FIXTURE as FIXTURE
+from conftest import build_tokenizer, saved_model, tiny_backbone
+
+
+@pytest.fixture(scope="module")
+def benchmark_dir(tmp_path_factory):
+    raw = [pd.read_csv(FIXTURE / name) for name in ("ratings.csv", "links.csv", "tmdb_movies.csv")]
+    out = tmp_path_factory.mktemp("set") / "movielens"
+    write_benchmark_set(out, *build_movielens_tmdb(*raw, lower=0.0))
+    return out
+
+
+def test_evaluate_writes_the_report_for_models_and_baselines(tmp_path, benchmark_dir, capsys):
+    saved_model(tmp_path / "model")
+    backbone_tokenizer = build_tokenizer()
+    tiny_backbone("qwen2", len(backbone_tokenizer)).save_pretrained(tmp_path / "backbone")
+    backbone_tokenizer.save_pretrained(tmp_path / "backbone")
+    out = tmp_path / "report"
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            f"NoteLLM tiny={tmp_path / 'model'}",
+            "--data",
+            str(benchmark_dir),
+            "--out",
+            str(out),
+            "--baselines",
+            "popularity,minilm,backbone,prompteol",
+            "--backbone",
+            str(tmp_path / "backbone"),
+            "--generation-notes",
+            "6",
+            "--batch-size",
+            "8",
+        ]
+    )
+    assert code == 0
+    report = json.loads((out / "results.json").read_text())["results"]
+    assert list(report) == ["NoteLLM tiny", "popularity", "minilm", "backbone", "prompteol"]
+    stats = json.loads((benchmark_dir / "stats.json").read_text())
+    for result in report.values():
+        assert result["retrieval"]["pool_size"] == stats["test"]["notes"]
+        assert result["retrieval"]["pairs"] == stats["test"]["pairs"]
+        assert 0.0 <= result["retrieval"]["avg"] <= 100.0
+    assert report["NoteLLM tiny"]["category"]["ill"] == 0.0  # constrained decoding
+    assert report["NoteLLM tiny"]["category"]["notes"] == 6 and "bleu4" in report["NoteLLM tiny"]["hashtags"]
+    table = (out / "results.md").read_text()
+    assert sum(line.startswith("| ") for line in table.splitlines()) == 6 and "| popularity |" in table
+    assert (out / "recall_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| NoteLLM tiny |" in capsys.readouterr().out
+
+
+def test_evaluate_rejects_unknown_baselines(benchmark_dir, capsys):
+    assert main(["evaluate", "--data", str(benchmark_dir), "--baselines", "bm25"]) == 2
+    assert "unknown baselines ['bm25']" in capsys.readouterr().err
+
+
+def test_saved_pool_embeddings_are_reused_only_while_newer_than_the_model(tmp_path, benchmark_dir):
+    import os
+
+    import numpy as np
+
+    from notellm_hf.evaluation import evaluate_benchmark
+
+    folder, model, tokenizer = saved_model(tmp_path / "model")
+    out = tmp_path / "report"
+    first = evaluate_benchmark(benchmark_dir, {"tiny": folder}, out_dir=out, generation_notes=0)
+    saved = out / "embeddings_tiny.npy"
+    # Constant embeddings score nothing under pessimistic ranks: a reused file shows in the figures.
+    np.save(saved, np.ones_like(np.load(saved)))
+    reused = evaluate_benchmark(benchmark_dir, {"tiny": folder}, out_dir=out, generation_notes=0, reuse_embeddings=True)
+    assert reused["results"]["tiny"]["retrieval"]["avg"] == 0.0 < first["results"]["tiny"]["retrieval"]["avg"]
+    newer = saved.stat().st_mtime + 10
+    os.utime(folder / "config.json", (newer, newer))  # the model changed after the embeddings were saved
+    again = evaluate_benchmark(benchmark_dir, {"tiny": folder}, out_dir=out, generation_notes=0, reuse_embeddings=True)
+    assert again["results"]["tiny"]["retrieval"]["avg"] == first["results"]["tiny"]["retrieval"]["avg"]

@@ -1,0 +1,186 @@
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel, TrainerCallback
+
+from notellm_hf.training.recipe import parse_recipe_args, train
+
+from conftest import REPO_ROOT as ROOT
+from conftest import TOY_NOTES, TOY_PAIRS, build_tokenizer, tiny_backbone
+
+CONFIGS = sorted(ROOT.glob("recipes/*/config_*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    tokenizer = build_tokenizer()
+    tiny_backbone("llama", len(tokenizer)).save_pretrained(root / "backbone")
+    tokenizer.save_pretrained(root / "backbone")
+    (root / "notes.jsonl").write_text("".join(json.dumps(n) + "\n" for n in TOY_NOTES))
+    pd.DataFrame(TOY_PAIRS * 4, columns=["note_id_a", "note_id_b"]).to_csv(root / "pairs.csv", index=False)
+    pd.DataFrame(TOY_PAIRS, columns=["note_id_a", "note_id_b"]).to_csv(root / "dev.csv", index=False)
+    clicks = [(u, a, 1) for u, (a, _) in enumerate(TOY_PAIRS)] + [(u, b, 2) for u, (_, b) in enumerate(TOY_PAIRS)]
+    pd.DataFrame(clicks, columns=["user_id", "note_id", "timestamp"]).to_csv(root / "clicks.csv", index=False)
+    return root
+
+
+def tiny_overrides(toy, out, source="pairs"):
+    other = "clicks" if source == "pairs" else "pairs"
+    data = ["--notes", str(toy / "notes.jsonl"), f"--{source}", str(toy / f"{source}.csv"), f"--{other}", ""]
+    data += ["--eval_pairs", str(toy / "dev.csv")]
+    return [
+        "--model_name_or_path",
+        str(toy / "backbone"),
+        "--dtype",
+        "float32",
+        "--benchmark",
+        "",
+        *data,
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+        "--per_device_eval_batch_size",
+        "4",
+        "--embedding_dim",
+        "16",
+        "--use_cpu",
+        "true",
+        "--report_to",
+        "none",
+        "--save_strategy",
+        "no",
+        "--eval_strategy",
+        "steps",
+        "--eval_steps",
+        "2",
+        "--logging_steps",
+        "1",
+    ]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[f"{c.parent.name}/{c.name}" for c in CONFIGS])
+def test_every_config_parses_and_dry_runs_with_a_tiny_model(config, toy, tmp_path):
+    # The tiny backbone has 2 layers: partial fine-tuning configs keep the top one trainable.
+    partial = ["--trainable_layers", "1"] if "trainable_layers:" in config.read_text() else []
+    trainer = train(*parse_recipe_args(["--config", str(config), *tiny_overrides(toy, tmp_path), *partial]))
+    assert trainer.state.global_step == 2
+    assert (trainer.prefix_cache is not None) == bool(partial)
+    model = AutoModel.from_pretrained(tmp_path / "model", trust_remote_code=True)
+    assert model.config.embedding_dim == 16
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["world_size"] == 1 and any("eval_dev_avg" in entry for entry in info["log_history"])
+
+
+def test_pairs_are_built_from_clicks_with_the_configured_thresholds(toy, tmp_path):
+    train(*parse_recipe_args(tiny_overrides(toy, tmp_path, source="clicks") + ["--pairs_lower", "0.0"]))
+    assert json.loads((tmp_path / "run_info.json").read_text())["train_pairs"] == 4
+
+
+def test_length_grouped_batches_sort_pairs_by_their_longer_prompt(toy, tmp_path):
+    overrides = ["--train_sampling_strategy", "group_by_length", "--hashtag_ratio", "0", "--eval_strategy", "no"]
+    # 16 pairs in batches of 2: the sampler sorts megabatches of 4 pairs (2 batches) longest first.
+    overrides += ["--per_device_train_batch_size", "2"]
+    trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides))
+    longer = []
+    for batch in trainer.get_train_dataloader():
+        half = batch["attention_mask"].shape[0] // 2
+        rows = batch["attention_mask"].sum(1)
+        longer += torch.maximum(rows[:half], rows[half:]).tolist()
+    assert len(longer) == 16 and len(set(longer)) > 1
+    for start in range(0, 16, 4):
+        assert longer[start : start + 4] == sorted(longer[start : start + 4], reverse=True)
+
+
+def test_unknown_or_mistyped_keys_fail_before_any_model_loads(toy, tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("model_name_or_path: /nonexistent\nlearning_rat: 0.1\n")
+    with pytest.raises(ValueError, match="learning_rat"):
+        parse_recipe_args(["--config", str(config)])
+    with pytest.raises(SystemExit):
+        parse_recipe_args(["--model_name_or_path", "/nonexistent", "--max_steps", "many"])
+    assert "max_steps" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="exactly one of clicks or pairs"):
+        train(
+            *parse_recipe_args(
+                ["--model_name_or_path", "/nonexistent", "--notes", "n.jsonl", "--output_dir", str(tmp_path)]
+            )
+        )
+    both = ["--model_name_or_path", "/nonexistent", "--use_peft", "--trainable_layers", "4"]
+    with pytest.raises(ValueError, match="pick one"):  # a missing model would fail later, not here
+        train(*parse_recipe_args(both + ["--benchmark", str(tmp_path), "--output_dir", str(tmp_path)]))
+
+
+class StopAt(TrainerCallback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+
+
+def test_resumed_training_reaches_the_same_weights(toy, tmp_path):
+    common = tiny_overrides(toy, tmp_path / "x") + [
+        "--eval_strategy",
+        "no",
+        "--max_steps",
+        "6",
+        "--hashtag_ratio",
+        "0.5",
+    ]
+    straight = parse_recipe_args(common[:] + ["--output_dir", str(tmp_path / "straight")])
+    train(*straight)
+    interrupted = parse_recipe_args(
+        common + ["--output_dir", str(tmp_path / "resumed"), "--save_strategy", "steps", "--save_steps", "3"]
+    )
+    train(*interrupted, callbacks=[StopAt(3)])  # killed right after the step-3 checkpoint
+    resumed = parse_recipe_args(
+        common
+        + [
+            "--output_dir",
+            str(tmp_path / "resumed"),
+            "--resume_from_checkpoint",
+            str(tmp_path / "resumed" / "checkpoint-3"),
+        ]
+    )
+    train(*resumed)
+    a = load_file(tmp_path / "straight" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "model" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0)
+
+
+def test_two_cpu_processes_train_data_parallel(toy, tmp_path):
+    argv = tiny_overrides(toy, tmp_path) + ["--eval_strategy", "no", "--per_device_train_batch_size", "2"]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "HF_HUB_OFFLINE": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ROOT / "recipes/accelerate_configs/ddp.yaml"),
+        "--num_processes",
+        "2",
+        "--mixed_precision",
+        "no",
+        str(ROOT / "recipes/train.py"),
+        *argv,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.loads((tmp_path / "run_info.json").read_text())
+    assert info["world_size"] == 2  # a silent single-process fallback fails here
+    steps = [entry for entry in info["log_history"] if "contrastive_candidates" in entry]
+    # 2 pairs per process = 4 notes each: every query is scored against both processes' 8 notes.
+    assert steps and all(entry["contrastive_candidates"] == 8 for entry in steps)

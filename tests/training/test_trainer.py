@@ -1,0 +1,204 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from notellm_hf import NoteLLMTrainer
+
+from conftest import TOY_NOTES, TOY_PAIRS, free_port, make_model, pair_dataset, tiny_training_args
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_thirty_steps_lower_both_loss_components(tmp_path, arch):
+    model, tokenizer = make_model(arch)
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=tiny_training_args(tmp_path, alpha=1.0),
+        train_dataset=pair_dataset(),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    logs = [entry for entry in trainer.state.log_history if "loss_contrastive" in entry]
+    assert len(logs) == 30
+    first, last = logs[:5], logs[-5:]
+
+    def mean(key, rows):
+        return sum(r[key] for r in rows) / len(rows)
+
+    # 4 pairs = 8 notes: a random embedding scores about ln(7) per note.
+    assert mean("loss_contrastive", first) > 0.5 * math.log(7)
+    assert mean("loss_contrastive", last) < 0.5 * mean("loss_contrastive", first)
+    assert mean("loss_generation", last) < 0.7 * mean("loss_generation", first)
+    assert mean("retrieval_accuracy", last) > mean("retrieval_accuracy", first)
+    assert all("logit_scale" in r for r in logs)
+    # The joint loss the Trainer logs is (L_cl + alpha L_gen) / (1 + alpha) with alpha = 1.
+    r = logs[-1]
+    assert r["loss"] == pytest.approx((r["loss_contrastive"] + r["loss_generation"]) / 2, rel=1e-3)
+
+
+def test_temperature_is_trained_without_weight_decay(tmp_path):
+    model, tokenizer = make_model("llama")
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=tiny_training_args(tmp_path, weight_decay=0.1, max_steps=1),
+        train_dataset=pair_dataset(),
+        processing_class=tokenizer,
+    )
+    decayed = trainer.get_decay_parameter_names(model)
+    assert "logit_scale.tau" not in decayed and "embedding_head.weight" in decayed
+    before = model.logit_scale.tau.item()
+    trainer.train()
+    assert model.logit_scale.tau.item() != before
+
+
+def test_arguments_are_validated(tmp_path):
+    with pytest.raises(ValueError, match="alpha"):
+        tiny_training_args(tmp_path, alpha=-1)
+    with pytest.raises(ValueError, match="hashtag_ratio"):
+        tiny_training_args(tmp_path, hashtag_ratio=2)
+    with pytest.raises(ValueError, match="remove_unused_columns"):
+        tiny_training_args(tmp_path, remove_unused_columns=True)
+    model, tokenizer = make_model("llama")
+    with pytest.raises(ValueError, match="processing_class"):
+        NoteLLMTrainer(model=model, args=tiny_training_args(tmp_path), train_dataset=pair_dataset())
+
+
+def test_recall_evaluator_is_logged_with_evaluation_metrics(tmp_path):
+    import pandas as pd
+
+    from notellm_hf.evaluation import RecallEvaluator
+
+    model, tokenizer = make_model("llama")
+    dev_pairs = pd.DataFrame({"note_id_a": [a for a, _ in TOY_PAIRS], "note_id_b": [b for _, b in TOY_PAIRS]})
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=tiny_training_args(
+            tmp_path, max_steps=2, eval_strategy="steps", eval_steps=2, per_device_eval_batch_size=4
+        ),
+        train_dataset=pair_dataset(),
+        eval_dataset=pair_dataset(1),
+        processing_class=tokenizer,
+        evaluator=RecallEvaluator(TOY_NOTES, dev_pairs),
+    )
+    trainer.train()
+    logged = [entry for entry in trainer.state.log_history if "eval_dev_avg" in entry]
+    assert len(logged) == 1 and 0.0 <= logged[0]["eval_dev_avg"] <= 100.0
+    assert "eval_loss_contrastive" in logged[0] and "eval_loss" in logged[0], sorted(logged[0])
+
+
+def test_without_contrastive_loss_only_generation_trains(tmp_path):
+    model, tokenizer = make_model("llama")
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=tiny_training_args(tmp_path, max_steps=3, use_contrastive_loss=False),
+        train_dataset=pair_dataset(),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    logs = [entry for entry in trainer.state.log_history if "loss_contrastive" in entry]
+    assert all(r["loss"] == pytest.approx(r["loss_generation"], rel=1e-4) for r in logs)
+
+
+def test_recall_evaluator_as_a_plain_trainer_callback(tmp_path):
+    import pandas as pd
+    from transformers import Trainer
+
+    from notellm_hf.evaluation import RecallEvaluator
+
+    model, tokenizer = make_model("llama")
+    dev_pairs = pd.DataFrame({"note_id_a": [a for a, _ in TOY_PAIRS], "note_id_b": [b for _, b in TOY_PAIRS]})
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=tiny_training_args(tmp_path, max_steps=1, per_device_eval_batch_size=4),
+        eval_dataset=pair_dataset(1),
+        processing_class=tokenizer,
+        callbacks=[RecallEvaluator(TOY_NOTES, dev_pairs)],
+    )
+    metrics = Trainer.evaluate(trainer)
+    assert 0.0 <= metrics["eval_dev_avg"] <= 100.0
+    assert any("eval_dev_avg" in entry for entry in trainer.state.log_history)
+
+
+@pytest.mark.parametrize("variant", ["full", "lora", "top_layer"])
+def test_grad_cache_gives_the_full_batch_gradients(tmp_path, variant):
+    import copy
+
+    from notellm_hf import NoteLLMCollator, apply_lora
+    from notellm_hf.training.partial_finetuning import freeze_bottom_layers
+
+    model, tokenizer = make_model("qwen2")
+    if variant == "lora":
+        model = apply_lora(model, r=4, lora_alpha=8)
+        with torch.no_grad():  # non-zero adapters, so their gradients are not trivially equal
+            for name, param in model.named_parameters():
+                if "lora_B" in name:
+                    param.normal_(0, 0.05)
+    batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(list(pair_dataset(1)))
+    grads = []
+    twin_settings = {"mini_batch_size": 3}  # 8 notes in chunks of 3, 3, 2
+    if variant == "top_layer":  # the reference runs the frozen layer each time; the twin replays it from the cache
+        freeze_bottom_layers(model, 1)
+        twin_settings["trainable_layers"] = 1
+    twin = copy.deepcopy(model)
+    for net, settings in ((model, {}), (twin, twin_settings)):
+        trainer = NoteLLMTrainer(
+            model=net, args=tiny_training_args(tmp_path, alpha=0.5, **settings), processing_class=tokenizer
+        )
+        trainer.current_gradient_accumulation_steps = 1
+        loss = trainer.training_step(net, dict(batch))
+        grads.append(({n: p.grad.clone() for n, p in net.named_parameters() if p.requires_grad}, loss.item()))
+    if variant == "top_layer":  # pass 1 ran the frozen layer once per note, pass 2 replayed it
+        assert (trainer.prefix_cache.misses, trainer.prefix_cache.hits) == (8, 8)
+    (full, full_loss), (cached, cached_loss) = grads
+    assert cached_loss == pytest.approx(full_loss, rel=1e-5)
+    assert full.keys() == cached.keys() and any("logit_scale" in n for n in full)
+    for name in full:
+        torch.testing.assert_close(cached[name], full[name], atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
+
+
+def _grad_cache_rank(rank: int, port: int, queue) -> None:
+    import os
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2"
+    )
+    os.environ.update(LOCAL_WORLD_SIZE="2", ACCELERATE_USE_CPU="true")
+    import tempfile
+
+    from notellm_hf import NoteLLMCollator
+
+    grads = {}
+    for mini in (None, 3):
+        model, tokenizer = make_model("qwen2")  # seeded: identical on both ranks
+        args = tiny_training_args(tempfile.mkdtemp(), alpha=0.5, mini_batch_size=mini)
+        trainer = NoteLLMTrainer(model=model, args=args, processing_class=tokenizer)
+        wrapped = trainer.accelerator.prepare_model(model)
+        trainer.current_gradient_accumulation_steps = 1
+        pairs = list(pair_dataset(1))[2 * rank : 2 * rank + 2]  # each rank holds 2 of the 4 pairs
+        batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(pairs)
+        trainer.training_step(wrapped, dict(batch))
+        grads[mini] = {n: p.grad.numpy().copy() for n, p in model.named_parameters() if p.requires_grad}
+    queue.put((rank, args.world_size, grads))
+
+
+def test_grad_cache_across_two_processes_equals_the_plain_data_parallel_step():
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    port = free_port()
+    workers = [context.Process(target=_grad_cache_rank, args=(rank, port, queue)) for rank in range(2)]
+    for worker in workers:
+        worker.start()
+    results = [queue.get(timeout=300) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sorted(r[1] for r in results) == [2, 2], "expected world_size == 2"
+    for _, _, grads in results:
+        plain, cached = grads[None], grads[3]
+        assert plain.keys() == cached.keys()
+        for name in plain:  # DDP-averaged gradients, negatives gathered from both ranks in both steps
+            np.testing.assert_allclose(cached[name], plain[name], atol=1e-5, rtol=1e-4, err_msg=name)
+    # Both ranks step with the same averaged gradient.
+    np.testing.assert_allclose(results[0][2][3]["embedding_head.weight"], results[1][2][3]["embedding_head.weight"])
