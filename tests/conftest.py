@@ -11,6 +11,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from datasets import Dataset
@@ -18,6 +19,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from notellm_hf import NoteLLMForEmbeddingAndGeneration, NoteLLMTrainingArguments, iter_shards
+from notellm_hf.data.benchmark_set import write_benchmark_set
 
 CORPUS = [
     "Extract the note information in json format, compress it into one word for recommendation,",
@@ -218,3 +220,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def brute_force_avg(scores: np.ndarray, pool_ids: list[str], pairs) -> float:
+    """The paper's Avg recall, loop by loop: for each pair, the target's pessimistic rank among all pool notes but
+    the query (ties count as ahead), then recall at the paper's k scaled to the pool (k * candidates / 257,936),
+    averaged over k in (100, 1k, 10k, 100k)."""
+    row = {note_id: i for i, note_id in enumerate(pool_ids)}
+    candidates = len(pool_ids) - 1
+    ks = [max(1, round(k * candidates / 257_936)) for k in (100, 1_000, 10_000, 100_000)]
+    ranks = []
+    for a, b in zip(pairs.note_id_a, pairs.note_id_b, strict=True):
+        q, t = row[a], row[b]
+        ranks.append(sum(1 for j in range(len(pool_ids)) if j != q and scores[q, j] >= scores[q, t]))
+    return float(np.mean([100.0 * np.mean([r <= k for r in ranks]) for k in ks]))
+
+
+def toy_benchmark_set(folder: Path) -> Path:
+    """The toy notes as a benchmark set: the first two pairs train, the last two form the test pool."""
+    test_ids = {note_id for pair in TOY_PAIRS[2:] for note_id in pair}
+    split = pd.Series({n["note_id"]: "test" if n["note_id"] in test_ids else "train" for n in TOY_NOTES})
+    pairs = [pd.DataFrame(chunk, columns=["note_id_a", "note_id_b"]) for chunk in (TOY_PAIRS[:2], TOY_PAIRS[2:])]
+    write_benchmark_set(folder, pd.DataFrame(TOY_NOTES), split, *pairs, {"name": "toy"})
+    return folder

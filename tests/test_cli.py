@@ -5,7 +5,7 @@ import pytest
 
 from notellm_hf.cli import main
 
-from conftest import REPO_ROOT, TOY_NOTES, read_shards, saved_model
+from conftest import REPO_ROOT, TOY_NOTES, build_tokenizer, read_shards, saved_model, tiny_backbone, toy_benchmark_set
 
 
 @pytest.fixture
@@ -94,3 +94,26 @@ def test_pairs_command_writes_the_builders_pairs(tmp_path, capsys):
     assert "wrote 2 pairs over 2 notes" in capsys.readouterr().out
     assert main(["pairs", str(tmp_path / "clicks.csv"), str(tmp_path / "pairs.txt")]) == 2
     assert not (tmp_path / "pairs.txt").exists()
+
+
+@pytest.mark.parametrize("command", ["generate", "encode", "evaluate"])
+def test_a_folder_that_is_not_a_notellm_model_exits_2_with_a_named_error(tmp_path, capsys, command):
+    tokenizer = build_tokenizer()
+    tiny_backbone("llama", len(tokenizer)).save_pretrained(tmp_path / "plain")
+    tokenizer.save_pretrained(tmp_path / "plain")
+    notes = write_notes(tmp_path / "notes.jsonl", TOY_NOTES[:2])
+    argv = {
+        "generate": ["generate", "--model", str(tmp_path / "plain"), "--notes", str(notes)],
+        "encode": encode_argv(tmp_path / "plain", notes, tmp_path / "emb"),
+        "evaluate": [
+            "evaluate",
+            "--model",
+            str(tmp_path / "plain"),
+            "--data",
+            str(toy_benchmark_set(tmp_path / "set")),
+        ],
+    }[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "is not a NoteLLM model: its model_type is 'llama'" in err and "Traceback" not in err
+    assert not (tmp_path / "emb").exists() or not list((tmp_path / "emb").iterdir())

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -10,7 +11,7 @@ from notellm_hf.data.benchmark_set import write_benchmark_set
 from notellm_hf.data.sets.movielens import build_movielens_tmdb
 
 from conftest import MOVIELENS_FIXTURE as FIXTURE
-from conftest import build_tokenizer, saved_model, tiny_backbone
+from conftest import brute_force_avg, build_tokenizer, saved_model, tiny_backbone
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +51,19 @@ def test_evaluate_writes_the_report_for_models_and_baselines(tmp_path, benchmark
     report = json.loads((out / "results.json").read_text())["results"]
     assert list(report) == ["NoteLLM tiny", "popularity", "minilm", "backbone", "prompteol"]
     stats = json.loads((benchmark_dir / "stats.json").read_text())
-    for result in report.values():
+    pool_ids = json.loads((out / "pool_ids.json").read_text())
+    pairs = pd.read_parquet(benchmark_dir / "test_pairs.parquet")
+    for name, result in report.items():
         assert result["retrieval"]["pool_size"] == stats["test"]["notes"]
         assert result["retrieval"]["pairs"] == stats["test"]["pairs"]
-        assert 0.0 <= result["retrieval"]["avg"] <= 100.0
+        if name == "popularity":
+            notes = pd.read_parquet(benchmark_dir / "notes.parquet").set_index("note_id")
+            exposure = notes.exposure.loc[pool_ids].fillna(0.0).to_numpy()
+            scores = np.repeat(exposure[None, :], len(pool_ids), axis=0)
+        else:
+            embeddings = np.load(out / f"embeddings_{name.replace(' ', '_')}.npy")
+            scores = embeddings @ embeddings.T
+        assert result["retrieval"]["avg"] == pytest.approx(brute_force_avg(scores, pool_ids, pairs)), name
     assert report["NoteLLM tiny"]["category"]["ill"] == 0.0  # constrained decoding
     assert report["NoteLLM tiny"]["category"]["notes"] == 6 and "bleu4" in report["NoteLLM tiny"]["hashtags"]
     table = (out / "results.md").read_text()

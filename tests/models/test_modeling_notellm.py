@@ -116,8 +116,28 @@ def test_constrained_category_generation_only_emits_list_members(tiny):
     categories = ["Food", "Travel", "Music", "Sports Science"]
     got = model.generate_category(tokenizer, TOY_NOTES, categories=categories, batch_size=3)
     assert len(got) == len(TOY_NOTES) and set(got) <= set(categories)
-    free = model.generate_hashtags(tokenizer, TOY_NOTES[:2], num_hashtags=2, max_new_tokens=6)
-    assert len(free) == 2 and all(isinstance(tags, list) and len(tags) <= 2 for tags in free)
+
+
+def greedy_hashtags(model, tokenizer, note, num_hashtags, max_new_tokens):
+    """One note at a time, no padding: argmax of the backbone's next-token logits, stopped at EOS, decoded and
+    split on commas (the hashtag prompt asks for comma-separated topics)."""
+    ids = model.note_prompt.tokenize(tokenizer, note, "hashtag", num_hashtags=num_hashtags, with_output=False).input_ids
+    new = []
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            token = int(model.language_model(torch.tensor([ids + new])).logits[0, -1].argmax())
+            if token == tokenizer.eos_token_id:
+                break
+            new.append(token)
+    text = tokenizer.decode(new, skip_special_tokens=True)
+    return [tag.strip() for tag in text.split(",") if tag.strip()][:num_hashtags]
+
+
+def test_batched_hashtag_generation_equals_greedy_decoding_note_by_note(tiny):
+    model, tokenizer = tiny
+    notes = [Note.from_any(n) for n in TOY_NOTES[:3]]  # different prompt lengths: left padding in one batch
+    got = model.generate_hashtags(tokenizer, notes, num_hashtags=2, max_new_tokens=6, batch_size=3)
+    assert got == [greedy_hashtags(model, tokenizer, note, 2, 6) for note in notes]
 
 
 def test_save_and_reload_with_the_package(tmp_path, tiny):

@@ -6,7 +6,7 @@ import torch
 
 from notellm_hf import NoteLLMTrainer
 
-from conftest import TOY_NOTES, TOY_PAIRS, free_port, make_model, pair_dataset, tiny_training_args
+from conftest import TOY_NOTES, TOY_PAIRS, brute_force_avg, free_port, make_model, pair_dataset, tiny_training_args
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2"])
@@ -83,7 +83,9 @@ def test_recall_evaluator_is_logged_with_evaluation_metrics(tmp_path):
     )
     trainer.train()
     logged = [entry for entry in trainer.state.log_history if "eval_dev_avg" in entry]
-    assert len(logged) == 1 and 0.0 <= logged[0]["eval_dev_avg"] <= 100.0
+    embeddings = model.encode_notes(tokenizer, TOY_NOTES).numpy()  # the model at step 2, as evaluated
+    expected = brute_force_avg(embeddings @ embeddings.T, [n["note_id"] for n in TOY_NOTES], dev_pairs)
+    assert len(logged) == 1 and logged[0]["eval_dev_avg"] == pytest.approx(expected)
     assert "eval_loss_contrastive" in logged[0] and "eval_loss" in logged[0], sorted(logged[0])
 
 
@@ -116,7 +118,9 @@ def test_recall_evaluator_as_a_plain_trainer_callback(tmp_path):
         callbacks=[RecallEvaluator(TOY_NOTES, dev_pairs)],
     )
     metrics = Trainer.evaluate(trainer)
-    assert 0.0 <= metrics["eval_dev_avg"] <= 100.0
+    embeddings = model.encode_notes(tokenizer, TOY_NOTES).numpy()
+    expected = brute_force_avg(embeddings @ embeddings.T, [n["note_id"] for n in TOY_NOTES], dev_pairs)
+    assert metrics["eval_dev_avg"] == pytest.approx(expected)
     assert any("eval_dev_avg" in entry for entry in trainer.state.log_history)
 
 
