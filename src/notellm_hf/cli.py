@@ -78,6 +78,9 @@ def _evaluate(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         finetune_steps=args.finetune_steps,
         device=args.device,
+        reference=args.reference,
+        resamples=args.resamples,
+        seed=args.seed,
     )
     print(markdown_table(report["results"]))
     print(f"\nreport: {args.out}/results.md, results.json, recall_curves.png")
@@ -164,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--finetune-steps", type=int, default=-1, help="steps for minilm-finetuned (-1: 1 epoch)")
     evaluate.add_argument("--device", help="where every encoder runs (default: cuda when available, else cpu)")
+    evaluate.add_argument("--reference", help="row every other row is compared with (default: the first --model)")
+    evaluate.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples of the test pairs")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
     evaluate.set_defaults(run=_evaluate)
 
     export = commands.add_parser("export", help="one folder loadable by AutoModel and SentenceTransformer")

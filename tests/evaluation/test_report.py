@@ -64,10 +64,16 @@ def test_evaluate_writes_the_report_for_models_and_baselines(tmp_path, benchmark
             embeddings = np.load(out / f"embeddings_{name.replace(' ', '_')}.npy")
             scores = embeddings @ embeddings.T
         assert result["retrieval"]["avg"] == pytest.approx(brute_force_avg(scores, pool_ids, pairs)), name
+    reference_avg = report["NoteLLM tiny"]["retrieval"]["avg"]
+    for name in ("popularity", "minilm", "backbone", "prompteol"):
+        lead = report[name]["vs_reference"]["all"]
+        assert lead["difference"] == pytest.approx(reference_avg - report[name]["retrieval"]["avg"])
+        assert lead["low"] <= lead["difference"] <= lead["high"] and lead["resamples"] == 1000
     assert report["NoteLLM tiny"]["category"]["ill"] == 0.0  # constrained decoding
     assert report["NoteLLM tiny"]["category"]["notes"] == 6 and "bleu4" in report["NoteLLM tiny"]["hashtags"]
     table = (out / "results.md").read_text()
     assert sum(line.startswith("| ") for line in table.splitlines()) == 6 and "| popularity |" in table
+    assert "NoteLLM tiny − row, Avg [95% CI]" in table and "paired bootstrap" in table
     assert (out / "recall_curves.png").read_bytes()[:4] == b"\x89PNG"
     assert "| NoteLLM tiny |" in capsys.readouterr().out
 

@@ -17,6 +17,7 @@ from .metrics import (
     target_ranks,
 )
 from .report import markdown_table, plot_recall_curves, write_report
+from .significance import compare_to_reference, paired_bootstrap, per_pair_avg
 
 __all__ = [
     "BASELINES",
@@ -27,11 +28,14 @@ __all__ = [
     "BaselineInputs",
     "RecallEvaluator",
     "category_metrics",
+    "compare_to_reference",
     "embedding_scorer",
     "evaluate_benchmark",
     "exposure_buckets",
     "hashtag_metrics",
     "markdown_table",
+    "paired_bootstrap",
+    "per_pair_avg",
     "plot_recall_curves",
     "popularity_scorer",
     "retrieval_metrics",

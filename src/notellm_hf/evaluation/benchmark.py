@@ -19,6 +19,7 @@ from .baselines import BASELINES, BaselineInputs
 from .generation_metrics import category_metrics, hashtag_metrics
 from .metrics import embedding_scorer, retrieval_metrics
 from .report import write_report
+from .significance import RESAMPLES, compare_to_reference
 
 
 def evaluate_benchmark(
@@ -33,6 +34,9 @@ def evaluate_benchmark(
     reuse_embeddings: bool = False,
     sentence_max_tokens: int = 256,
     device: str | None = None,
+    reference: str | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Scores NoteLLM model folders and baselines on a benchmark set's test pool; writes a report to ``out_dir``.
 
@@ -42,6 +46,10 @@ def evaluate_benchmark(
     those that run one. ``reuse_embeddings`` takes a model's pool embeddings from an earlier run into ``out_dir``
     when they are newer than its folder (reruns of a report). ``sentence_max_tokens`` caps MiniLM's input (its
     own limit: 256). Every encoder runs on ``device`` (default: the GPU when there is one).
+
+    Every other row is compared with ``reference`` (default: the first model): the difference in Avg with its
+    paired bootstrap 95% interval over ``resamples`` resamplings of the test pairs (``seed``), overall and per
+    exposure bucket, under ``results[row]["vs_reference"]``.
     """
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
@@ -111,8 +119,14 @@ def evaluate_benchmark(
             results[name] = scored(output, name)
         else:
             results[name] = {"retrieval": retrieval_metrics(output, ids, pairs, exposure)}
+    reference = reference or next(iter(models), None)
+    if reference is not None:
+        if reference not in results:
+            raise ValueError(f"reference row {reference!r} is not among the rows {list(results)}")
+        compare_to_reference(results, reference, resamples=resamples, seed=seed)
     meta = {
         "data": str(data_dir),
+        "reference": reference,
         "models": {k: str(v) for k, v in models.items()},
         "baselines": list(baselines),
         "stats": benchmark.stats.get("test"),

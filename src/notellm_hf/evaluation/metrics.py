@@ -97,7 +97,11 @@ def retrieval_metrics(
     exposure: Sequence[float] | None = None,
     absolute_ks: Sequence[int] = (1, 10, 100),
 ) -> dict[str, Any]:
-    """Recall (%) at absolute and pool-scaled k, their "Avg", and per exposure bucket of the target."""
+    """Recall (%) at absolute and pool-scaled k, their "Avg", and per exposure bucket of the target.
+
+    ``ranks`` (each test pair's target rank, in pair order) and each bucket's ``rows`` (the pairs it holds) are
+    kept so that two rows can be compared pair by pair (`significance.compare_to_reference`).
+    """
     pool_ids = [str(i) for i in pool_ids]
     if len(pool_ids) < 2:
         raise ValueError("the pool needs at least two notes")
@@ -113,6 +117,7 @@ def retrieval_metrics(
         "recall": {**_recalls(ranks, {f"R@{k}": k for k in absolute_ks if k < len(pool_ids)}), **scaled},
         "avg": float(np.mean(list(scaled.values()))),
         "curve": _curve(ranks, len(pool_ids) - 1),
+        "ranks": ranks.tolist(),
     }
     if exposure is not None:
         low, high = exposure_buckets(pool_ids, list(exposure))
@@ -123,5 +128,6 @@ def retrieval_metrics(
                 "pairs": int(selected.sum()),
                 "recall": recalls,
                 "avg": float(np.mean(list(recalls.values()))),
+                "rows": np.flatnonzero(selected).tolist(),
             }
     return result

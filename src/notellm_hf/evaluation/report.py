@@ -14,12 +14,22 @@ def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _interval(comparison: dict[str, Any] | None) -> str:
+    if not comparison:
+        return "-"
+    return f"{comparison['difference']:+.2f} [{comparison['low']:+.2f}, {comparison['high']:+.2f}]"
+
+
 def markdown_table(results: dict[str, dict[str, Any]]) -> str:
-    """One row per model: scaled recall (Table 2 layout), Avg, and Avg on low/high-exposure targets (Table 3)."""
+    """One row per model: scaled recall (Table 2 layout), Avg, the reference row's lead in Avg with its paired
+    bootstrap 95% interval (when rows were compared), and Avg on low/high-exposure targets (Table 3)."""
+    reference = next((r["vs_reference"]["reference"] for r in results.values() if "vs_reference" in r), None)
+    lead = [f"{reference} − row, Avg [95% CI]", f"{reference} − row, low-exp. [95% CI]"] if reference else []
     header = [
         "model",
         *SCALED_LABELS,
         "Avg",
+        *lead,
         "low-exp. Avg",
         "high-exp. Avg",
         "cat. Acc",
@@ -33,9 +43,12 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     for name, result in results.items():
         retrieval = result["retrieval"]
         category, hashtags = result.get("category") or {}, result.get("hashtags") or {}
+        comparison = result.get("vs_reference", {})
+        lead_cells = [_interval(comparison.get("all")), _interval(comparison.get("low_exposure"))] if reference else []
         cells = [
             *(_cell(retrieval["recall"][label]) for label in SCALED_LABELS),
             _cell(retrieval["avg"]),
+            *lead_cells,
             _cell(retrieval.get("low_exposure", {}).get("avg")),
             _cell(retrieval.get("high_exposure", {}).get("avg")),
             _cell(category.get("accuracy")),
@@ -47,6 +60,12 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     ks = ", ".join(f"{label} = top {k}" for label, k in first["scaled_ks"].items())
     lines.append("")
     lines.append(f"Pool: {first['pool_size']:,} notes, {first['pairs']:,} test pairs; {ks}. Recall in %.")
+    if reference:
+        comparison = next(r["vs_reference"]["all"] for r in results.values() if "vs_reference" in r)
+        lines.append(
+            f"Intervals: paired bootstrap over the test pairs ({comparison['resamples']:,} resamples, seed "
+            f"{comparison['seed']}); an interval above 0 means {reference} is ahead of that row."
+        )
     return "\n".join(lines)
 
 
