@@ -130,7 +130,11 @@ def greedy_hashtags(model, tokenizer, note, num_hashtags, max_new_tokens):
                 break
             new.append(token)
     text = tokenizer.decode(new, skip_special_tokens=True)
-    return [tag.strip() for tag in text.split(",") if tag.strip()][:num_hashtags]
+    tags = []
+    for tag in (t.strip() for t in text.split(",") if t.strip()):
+        if tag.lower() not in [t.lower() for t in tags] and tag.lower() != note.title.lower():
+            tags.append(tag)
+    return tags[:num_hashtags]
 
 
 def test_batched_hashtag_generation_equals_greedy_decoding_note_by_note(tiny):

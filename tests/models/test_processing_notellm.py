@@ -163,3 +163,11 @@ def test_no_note_loses_the_emb_suffix(title, content, hashtags, category, task, 
         assert prompt_part.endswith('"[EMB]". ' + guidance)
     ids = prompt.embedding_input_ids(TOKENIZER, note)
     assert ids[-1] == EMB_ID and ids.count(EMB_ID) == 1
+
+
+def test_generated_hashtags_are_distinct_and_never_the_title():
+    prompt = NoteCompressionPrompt()
+    note = Note(note_id="a2ps", title="GNU a2ps - printing", content="Any to PostScript filter.")
+    text = "GNU a2ps - printing, printing,  Printing , gnu  A2PS - Printing, text, postscript, text"
+    assert prompt.distinct_hashtags(text, note, limit=3) == ["printing", "text", "postscript"]
+    assert prompt.distinct_hashtags("GNU a2ps - printing, GNU a2ps - printing", note, limit=3) == []

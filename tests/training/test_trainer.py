@@ -206,3 +206,37 @@ def test_grad_cache_across_two_processes_equals_the_plain_data_parallel_step():
             np.testing.assert_allclose(cached[name], plain[name], atol=1e-5, rtol=1e-4, err_msg=name)
     # Both ranks step with the same averaged gradient.
     np.testing.assert_allclose(results[0][2][3]["embedding_head.weight"], results[1][2][3]["embedding_head.weight"])
+
+
+def test_tau_and_head_take_their_own_learning_rates(tmp_path):
+    model, tokenizer = make_model("llama")
+    tau, head = model.logit_scale.tau.item(), model.embedding_head.weight.detach().clone()
+    args = tiny_training_args(tmp_path, max_steps=1, learning_rate=1e-3, tau_lr_multiplier=100, head_lr_multiplier=10)
+    trainer = NoteLLMTrainer(model=model, args=args, train_dataset=pair_dataset(), processing_class=tokenizer)
+    trainer.train()
+    # Adam's first step moves each parameter by lr * sign(gradient) (no weight decay on tau): 1e-3 * 100 and 1e-3 * 10.
+    assert abs(model.logit_scale.tau.item() - tau) == pytest.approx(0.1, rel=1e-3)
+    moved = (model.embedding_head.weight.detach() - head).abs()
+    assert moved.max().item() == pytest.approx(1e-2, rel=1e-3)
+    with pytest.raises(ValueError, match="tau_lr_multiplier must be > 0"):
+        tiny_training_args(tmp_path, tau_lr_multiplier=0)
+
+
+def test_a_fixed_tau_does_not_move(tmp_path):
+    model, tokenizer = make_model("llama")
+    trainer = NoteLLMTrainer(
+        model=model,
+        args=tiny_training_args(tmp_path, max_steps=3, fix_tau=True),
+        train_dataset=pair_dataset(),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    assert model.logit_scale.tau.item() == pytest.approx(model.config.initial_tau)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_bf16_follows_the_cpu(tmp_path, monkeypatch, native):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    assert tiny_training_args(tmp_path, auto_bf16=True).bf16 is native
+    assert tiny_training_args(tmp_path, auto_bf16=False).bf16 is False

@@ -68,6 +68,8 @@ class NoteLLMTrainer(Trainer):
                 raise ValueError("trainable_layers (partial fine-tuning) and LoRA are alternatives: pick one")
             cut = freeze_bottom_layers(model, args.trainable_layers)
             self.prefix_cache = FrozenPrefixCache(model, cut, max_bytes=int(args.prefix_cache_gb * 2**30))
+        if args.fix_tau:
+            unwrap_peft(model).logit_scale.requires_grad_(False)
         super().__init__(model=model, args=args, **kwargs)
         self.contrastive_loss = contrastive_loss or NoteLLMContrastiveLoss(
             gather_across_processes=args.gather_across_processes, paper_compat=args.paper_compat
@@ -92,6 +94,29 @@ class NoteLLMTrainer(Trainer):
             figures = self.evaluator(self.accelerator.unwrap_model(self.model), self.processing_class)
             output.metrics.update({f"{prefix}_{key}": value for key, value in figures.items()})
         return output
+
+    def create_optimizer(self, model: nn.Module | None = None) -> torch.optim.Optimizer:
+        """The Trainer's optimizer, with the temperature and the embedding head in groups of their own learning
+        rate (``tau_lr_multiplier``, ``head_lr_multiplier`` times ``learning_rate``); schedules scale every group."""
+        optimizer = super().create_optimizer(model)
+        multipliers = {"logit_scale": self.args.tau_lr_multiplier, "embedding_head": self.args.head_lr_multiplier}
+        if all(value == 1.0 for value in multipliers.values()):
+            return optimizer
+        names = {id(p): name for name, p in (model or self.model).named_parameters()}
+
+        def multiplier(parameter: torch.Tensor) -> float:
+            return next((m for part, m in multipliers.items() if part in names[id(parameter)]), 1.0)
+
+        groups = []
+        for group in optimizer.param_groups:
+            by_multiplier: dict[float, list[torch.Tensor]] = defaultdict(list)
+            for parameter in group["params"]:
+                by_multiplier[multiplier(parameter)].append(parameter)
+            groups += [{**group, "params": ps, "lr": group["lr"] * m} for m, ps in by_multiplier.items()]
+        optimizer.param_groups.clear()  # nothing has stepped yet: regrouping leaves no state behind
+        for group in groups:
+            optimizer.add_param_group(group)
+        return optimizer
 
     def get_decay_parameter_names(self, model: nn.Module) -> list[str]:
         # Weight decay would pull tau towards 0 (scale 1); the temperature is not a weight.

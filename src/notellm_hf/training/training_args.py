@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
+from .precision import native_bf16
+
 
 @dataclass
 class NoteLLMTrainingArguments(TrainingArguments):
@@ -43,11 +45,31 @@ class NoteLLMTrainingArguments(TrainingArguments):
     prefix_cache_gb: float = field(
         default=8.0, metadata={"help": "Memory bound of the frozen-layer output cache of partial fine-tuning."}
     )
+    tau_lr_multiplier: float = field(
+        default=1.0,
+        metadata={
+            "help": "Learning rate of the temperature tau as a multiple of learning_rate (CLIP-style trainers give "
+            "it its own): at the small rates of LLM fine-tuning a shared rate barely moves it."
+        },
+    )
+    fix_tau: bool = field(default=False, metadata={"help": "Keep tau at initial_tau (a fixed similarity scale)."})
+    head_lr_multiplier: float = field(
+        default=1.0, metadata={"help": "Learning rate of the embedding head as a multiple of learning_rate."}
+    )
+    auto_bf16: bool = field(
+        default=False,
+        metadata={
+            "help": "Choose bf16 autocast where the device computes bf16 natively (CUDA GPUs with bf16; CPUs with "
+            "AMX or avx512_bf16) and fp32 elsewhere; overrides bf16."
+        },
+    )
     # The collator needs the raw note columns; contrastive batches must be equal across processes.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep note columns for the collator."})
     dataloader_drop_last: bool = field(default=True, metadata={"help": "Drop the last incomplete batch."})
 
     def __post_init__(self) -> None:
+        if self.auto_bf16:  # before TrainingArguments checks bf16 against the device
+            self.bf16 = native_bf16(self.use_cpu)
         super().__post_init__()
         if self.alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
@@ -57,6 +79,9 @@ class NoteLLMTrainingArguments(TrainingArguments):
             raise ValueError(f"mini_batch_size must be >= 1, got {self.mini_batch_size}")
         if self.trainable_layers is not None and self.trainable_layers < 1:
             raise ValueError(f"trainable_layers must be >= 1, got {self.trainable_layers}")
+        for name in ("tau_lr_multiplier", "head_lr_multiplier"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.prefix_cache_gb < 0:
             raise ValueError(f"prefix_cache_gb must be >= 0, got {self.prefix_cache_gb}")
         if self.remove_unused_columns:

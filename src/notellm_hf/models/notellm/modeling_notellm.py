@@ -290,14 +290,16 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         max_new_tokens: int | None = None,
         batch_size: int = 16,
     ) -> list[list[str]]:
-        """Generates ``num_hashtags`` topics per note from its title and content (the hashtag prompt)."""
+        """Generates up to ``num_hashtags`` topics per note from its title and content (the hashtag prompt): distinct
+        within the note and never a copy of its title (``NoteCompressionPrompt.distinct_hashtags``)."""
         prompt = self.note_prompt
+        notes = self._notes(notes)
         prompts = [
             prompt.tokenize(tokenizer, note, "hashtag", num_hashtags=num_hashtags, with_output=False).input_ids
-            for note in self._notes(notes)
+            for note in notes
         ]
         texts = self._generate_outputs(tokenizer, prompts, max_new_tokens or prompt.output_max_tokens, batch_size)
-        return [prompt.split_hashtags(text)[:num_hashtags] for text in texts]
+        return [prompt.distinct_hashtags(text, note, num_hashtags) for text, note in zip(texts, notes, strict=True)]
 
     def generate_category(
         self,

@@ -291,6 +291,18 @@ class NoteCompressionPrompt:
         parts = text.replace("，", ",").split(",")
         return [part.strip() for part in parts if part.strip()]
 
+    def distinct_hashtags(self, text: str, note: Note, limit: int) -> list[str]:
+        """The generated topics a user should see: in order, each once (ignoring case and spacing), none a copy of
+        the note's title, at most ``limit``. A small model repeats itself and echoes the title; neither is a tag."""
+        title = " ".join(note.title.lower().split())
+        seen, tags = set(), []
+        for tag in self.split_hashtags(text):
+            key = " ".join(tag.lower().split())
+            if key not in seen and key != title:
+                seen.add(key)
+                tags.append(tag)
+        return tags[:limit]
+
 
 # ---- batching token ids ----
 def pad_sequences(sequences: Sequence[Sequence[int]], pad_value: int, side: str = "right") -> torch.Tensor:
