@@ -1,0 +1,58 @@
+"""Starting the embedding head from the backbone's own geometry instead of random directions.
+
+A randomly initialised ``d x h`` head throws away most of what the read-out state says about a note, and the
+contrastive loss must first find the useful directions. [`init_embedding_head`] sets the head to the note
+states' top-``d`` principal directions (after removing their mean direction, which every note shares and which
+dominates raw LLM cosine similarities), optionally whitened (each direction scaled to unit variance). The head
+stays a bias-free linear map, so the model's architecture and saved format do not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .lora import unwrap_peft
+
+
+@torch.no_grad()
+def readout_states(model: Any, tokenizer: Any, notes: Sequence[Any], batch_size: int = 32) -> torch.Tensor:
+    """(n, h) hidden states the embedding head reads (the token before ``[EMB]``), float32, in note order."""
+    notellm = unwrap_peft(model)
+    captured: list[torch.Tensor] = []
+    hook = notellm.embedding_head.register_forward_hook(lambda _, inputs, __: captured.append(inputs[0].float().cpu()))
+    was_training = notellm.training
+    notellm.eval()
+    try:
+        for start in range(0, len(notes), batch_size):
+            batch = notellm.tokenize_notes(tokenizer, notes[start : start + batch_size])
+            notellm(**{key: value.to(notellm.device) for key, value in batch.items()})
+    finally:
+        hook.remove()
+        notellm.train(was_training)
+    return torch.cat(captured)
+
+
+@torch.no_grad()
+def init_embedding_head(
+    model: Any, tokenizer: Any, notes: Sequence[Any], batch_size: int = 32, whiten: bool = True
+) -> torch.Tensor:
+    """Sets the embedding head to the top principal directions of ``notes``' read-out states, orthogonal to their
+    mean; returns the new weight. Needs at least ``embedding_dim`` notes."""
+    head = unwrap_peft(model).embedding_head
+    dim = head.weight.shape[0]
+    if len(notes) < dim + 1:
+        raise ValueError(f"the head init needs more than embedding_dim = {dim} notes, got {len(notes)}")
+    states = readout_states(model, tokenizer, notes, batch_size).double()
+    mean = states.mean(dim=0)
+    centered = states - mean
+    _, singular, directions = torch.linalg.svd(centered, full_matrices=False)
+    top = directions[:dim]  # (d, h), orthonormal rows
+    unit_mean = mean / mean.norm()
+    weight = top - (top @ unit_mean)[:, None] * unit_mean[None, :]  # the shared mean direction maps to 0
+    if whiten:
+        weight = weight / (singular[:dim, None] / (len(notes) - 1) ** 0.5)
+    head.weight.copy_(weight.to(head.weight.dtype))
+    return head.weight.detach()
