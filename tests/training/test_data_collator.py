@@ -100,3 +100,21 @@ def test_pair_lengths_are_the_longer_category_prompt_of_each_pair():
     expected = [max(rows[i], rows[i + len(features)]) for i in range(len(features))]
     assert collator.pair_lengths(features) == expected
     assert len(set(expected)) > 1  # the toy notes differ in length, so the check can tell pairs apart
+
+
+def test_hard_negatives_follow_the_pairs_and_are_validated():
+    tokenizer = build_tokenizer()
+    tokenizer.pad_token = tokenizer.eos_token
+    collator = NoteLLMCollator(tokenizer, notes={k: Note.from_any(v) for k, v in TOY_NOTES_BY_ID.items()})
+    features = [
+        {"anchor": "pasta", "positive": "pizza", "negatives": ["hike", "guitar"]},
+        {"anchor": "run", "positive": "swim", "negatives": ["beach"]},
+    ]
+    batch = collator(features)
+    order = ["pasta", "run", "pizza", "swim", "hike", "guitar", "beach"]
+    assert batch["note_keys"].tolist() == [note_key(i) for i in order] and int(batch["query_rows"]) == 4
+    assert "query_rows" not in collator([{"anchor": "pasta", "positive": "pizza"}])
+    with pytest.raises(ValueError, match="pair 0: hard negative 'pizza' is the pair's own anchor or positive"):
+        collator([{"anchor": "pasta", "positive": "pizza", "negatives": ["pizza"]}])
+    with pytest.raises(ValueError, match="pair 0: note 'nope' is not in the note table"):
+        collator([{"anchor": "pasta", "positive": "pizza", "negatives": ["nope"]}])

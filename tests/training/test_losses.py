@@ -11,15 +11,16 @@ from notellm_hf import NoteLLMContrastiveLoss
 from conftest import free_port
 
 
-def reference_loss(embeddings: np.ndarray, keys: list, scale: float) -> float:
-    """The paper's L_cl written out term by term, with same-note candidates removed from the denominator."""
+def reference_loss(embeddings: np.ndarray, keys: list, scale: float, queries: int | None = None) -> float:
+    """The paper's L_cl written out term by term, with same-note candidates removed from the denominator. Rows
+    from ``queries`` on are hard negatives: in every denominator, never a query."""
     e = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
-    n = len(e)
+    n = queries or len(e)
     total = 0.0
     for i in range(n):
         p = (i + n // 2) % n
         denominator = 0.0
-        for j in range(n):
+        for j in range(len(e)):
             if j == i:
                 continue
             if j != p and (keys[j] == keys[i] or keys[j] == keys[p]):
@@ -57,7 +58,7 @@ def test_accuracy_and_gradient_reach_the_scale():
 
 
 def test_odd_rows_are_rejected():
-    with pytest.raises(ValueError, match="2B rows"):
+    with pytest.raises(ValueError, match="2B query rows"):
         NoteLLMContrastiveLoss()(torch.randn(3, 4), torch.arange(3), torch.tensor(1.0))
 
 
@@ -107,3 +108,16 @@ def test_two_processes_match_the_full_batch(paper_compat):
         assert np.linalg.norm(grad) < np.linalg.norm(w.grad.numpy())
     else:
         np.testing.assert_allclose(grad, w.grad.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("keys", [[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 4, 5, 2, 7]])
+def test_hard_negatives_join_every_denominator(keys):
+    # 2 pairs (4 query rows) + 4 negative rows; in the second case negative row 6 is query note 2 again: masked.
+    rng = np.random.default_rng(1)
+    embeddings = rng.normal(size=(8, 5))
+    scale = 12.0
+    got = NoteLLMContrastiveLoss()(torch.tensor(embeddings), torch.tensor(keys), torch.tensor(scale), query_rows=4)
+    assert got.loss.item() == pytest.approx(reference_loss(embeddings, keys, scale, queries=4), rel=1e-6)
+    assert got.candidates == 8
+    without = NoteLLMContrastiveLoss()(torch.tensor(embeddings[:4]), torch.tensor(keys[:4]), torch.tensor(scale))
+    assert got.loss > without.loss  # more candidates in every denominator

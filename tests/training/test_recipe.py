@@ -184,3 +184,16 @@ def test_two_cpu_processes_train_data_parallel(toy, tmp_path):
     steps = [entry for entry in info["log_history"] if "contrastive_candidates" in entry]
     # 2 pairs per process = 4 notes each: every query is scored against both processes' 8 notes.
     assert steps and all(entry["contrastive_candidates"] == 8 for entry in steps)
+
+
+def test_hard_negatives_are_mined_and_reach_the_batches(toy, tmp_path):
+    overrides = ["--hard_negatives", "1", "--hard_negative_margin", "0.0", "--eval_strategy", "no"]
+    trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides))
+    negatives = trainer.train_dataset["negatives"]
+    pairs = zip(trainer.train_dataset["anchor"], trainer.train_dataset["positive"], strict=True)
+    related = {frozenset(pair) for pair in TOY_PAIRS}
+    assert all(len(n) == 1 and frozenset((a, n[0])) not in related for (a, _), n in zip(pairs, negatives, strict=True))
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert int(batch["query_rows"]) == 8 and batch["input_ids"].shape[0] == 12  # 4 pairs + 4 negatives
+    with pytest.raises(ValueError, match="hard_negatives and hard_negative_margin must be >= 0"):
+        train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + ["--hard_negatives", "-1"]))

@@ -124,7 +124,7 @@ def test_recall_evaluator_as_a_plain_trainer_callback(tmp_path):
     assert any("eval_dev_avg" in entry for entry in trainer.state.log_history)
 
 
-@pytest.mark.parametrize("variant", ["full", "lora", "top_layer"])
+@pytest.mark.parametrize("variant", ["full", "lora", "top_layer", "negatives"])
 def test_grad_cache_gives_the_full_batch_gradients(tmp_path, variant):
     import copy
 
@@ -138,9 +138,14 @@ def test_grad_cache_gives_the_full_batch_gradients(tmp_path, variant):
             for name, param in model.named_parameters():
                 if "lora_B" in name:
                     param.normal_(0, 0.05)
-    batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(list(pair_dataset(1)))
+    features = list(pair_dataset(1))
+    if variant == "negatives":  # one hard negative per pair: 8 query rows + 4 candidate-only rows
+        for feature in features:
+            note = feature["positive"]
+            feature["negatives"] = [{**note, "note_id": note["note_id"] + "-neg", "title": note["content"]}]
+    batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(features)
     grads = []
-    twin_settings = {"mini_batch_size": 3}  # 8 notes in chunks of 3, 3, 2
+    twin_settings = {"mini_batch_size": 3}  # 8 notes in chunks of 3, 3, 2 (12 with negatives)
     if variant == "top_layer":  # the reference runs the frozen layer each time; the twin replays it from the cache
         freeze_bottom_layers(model, 1)
         twin_settings["trainable_layers"] = 1

@@ -26,6 +26,14 @@ class DataArguments:
     eval_pairs: str | None = field(default=None, metadata={"help": "Held-out pairs for the recall evaluator."})
     max_train_pairs: int | None = field(default=None, metadata={"help": "Sample at most this many training pairs."})
     max_eval_pairs: int | None = field(default=None, metadata={"help": "Sample at most this many eval pairs."})
+    hard_negatives: int = field(
+        default=0,
+        metadata={"help": "Hard negatives per training pair, mined among the training notes with all-MiniLM-L6-v2."},
+    )
+    hard_negative_margin: float = field(
+        default=0.05,
+        metadata={"help": "Skip candidates scoring within this cosine margin of the positive (likely unlabelled)."},
+    )
 
     def __post_init__(self) -> None:
         for name in ("benchmark", "notes", "clicks", "pairs", "eval_pairs"):
@@ -34,6 +42,11 @@ class DataArguments:
 
     def validate(self) -> None:
         """Checked before anything loads (not in __post_init__, so a parser reports unknown keys first)."""
+        if self.hard_negatives < 0 or self.hard_negative_margin < 0:
+            raise ValueError(
+                f"hard_negatives and hard_negative_margin must be >= 0, got {self.hard_negatives} and "
+                f"{self.hard_negative_margin}"
+            )
         if self.benchmark:
             if self.notes or self.clicks or self.pairs:
                 raise ValueError("give either benchmark or notes with clicks/pairs, not both")

@@ -11,6 +11,7 @@ nothing behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,13 @@ class BenchmarkSet:
     def categories(self) -> list[str]:
         """The set's closed category list (sorted), which constrained category decoding chooses from."""
         return sorted({category for category in self.notes["category"] if category})
+
+
+def stable_split(note_ids: pd.Series, test_fraction: float, salt: str = "") -> pd.Series:
+    """Deterministic split by a hash of ``salt`` + id: a note stays in its split across snapshots of the data, and
+    another ``salt`` draws an independent split."""
+    bucket = note_ids.map(lambda i: int.from_bytes(hashlib.sha256((salt + i).encode()).digest()[:8], "big") % 10_000)
+    return pd.Series(["test" if b < test_fraction * 10_000 else "train" for b in bucket], index=note_ids.to_numpy())
 
 
 def split_statistics(notes: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
@@ -103,6 +111,24 @@ def load_benchmark_set(directory: str | Path) -> BenchmarkSet:
         test_pairs=load_pairs(directory / "test_pairs.parquet"),
         stats=json.loads((directory / "stats.json").read_text(encoding="utf-8")),
     )
+
+
+def dev_benchmark_set(source: str | Path, target: str | Path, dev_fraction: float = 0.3) -> dict[str, Any]:
+    """A set to choose settings on: the source's training notes split again (a salted hash of the note id) into
+    training and dev notes. The dev notes and the training pairs among them form its test pool and test pairs; the
+    source's test notes are left out entirely, so nothing chosen on it has seen them. Returns its statistics."""
+    if not 0 < dev_fraction < 1:
+        raise ValueError(f"dev_fraction must be in (0, 1), got {dev_fraction}")
+    full = load_benchmark_set(source)
+    notes = full.notes.to_pandas()
+    notes = notes[notes.split == "train"].drop(columns="split")
+    split = stable_split(notes.note_id, dev_fraction, salt="dev:")
+    side_a, side_b = full.train_pairs.note_id_a.map(split), full.train_pairs.note_id_b.map(split)
+    train_pairs = full.train_pairs[(side_a == "train") & (side_b == "train")]
+    dev_pairs = full.train_pairs[(side_a == "test") & (side_b == "test")]
+    meta = {k: v for k, v in full.stats.items() if k not in ("train", "test")}
+    meta["dev_of"] = {"source": str(source), "dev_fraction": dev_fraction, "rule": "sha256('dev:' + note_id) bucket"}
+    return write_benchmark_set(target, notes, split, train_pairs, dev_pairs, meta)
 
 
 def subsample_benchmark_set(

@@ -8,6 +8,8 @@ from typing import Any
 from .notellm.configuration_notellm import READOUT_POSITIONS
 from .notellm.processing_notellm import PRESETS, NoteCompressionPrompt
 
+HEAD_INITS = ("random", "pca", "pca_whitened")
+
 
 @dataclass
 class NoteLLMArguments:
@@ -23,6 +25,15 @@ class NoteLLMArguments:
         default="en",
         metadata={"help": "Prompt wording: 'en' (paper) or 'zh' (authors' code).", "choices": tuple(PRESETS)},
     )
+    embedding_head_init: str = field(
+        default="random",
+        metadata={
+            "help": "How the embedding head starts: 'random', 'pca' (top principal directions of training notes' "
+            "read-out states, mean direction removed) or 'pca_whitened' (the same, scaled to unit variance).",
+            "choices": HEAD_INITS,
+        },
+    )
+    head_init_notes: int = field(default=512, metadata={"help": "Training notes the pca head inits are fitted on."})
     title_max_tokens: int = field(default=20, metadata={"help": "Title token budget (paper: 20)."})
     content_max_tokens: int = field(default=80, metadata={"help": "Content token budget (paper: 80)."})
 

@@ -31,9 +31,11 @@ class NoteLLMCollator:
 
     Each feature holds two notes (dicts with note fields, [`Note`] records, or note ids looked up in
     ``notes``) under ``anchor_column`` and ``positive_column``. A fraction ``hashtag_ratio`` of notes (drawn
-    per note) get the hashtag prompt; notes without hashtags always get the category prompt. Returns
-    ``input_ids``, ``attention_mask``, ``labels`` (output tokens + EOS only) and ``note_keys`` (for same-note
-    masking in the loss).
+    per note) get the hashtag prompt; notes without hashtags always get the category prompt. A feature may also
+    list hard negatives under ``negatives_column`` (notes or note ids): they become extra rows after
+    ``[anchors; positives]``, scored as candidates for every query. Returns ``input_ids``, ``attention_mask``,
+    ``labels`` (output tokens + EOS only), ``note_keys`` (for same-note masking in the loss) and, when there are
+    negatives, ``query_rows`` (= 2B).
     """
 
     tokenizer: Any
@@ -42,6 +44,7 @@ class NoteLLMCollator:
     seed: int = 0
     anchor_column: str = "anchor"
     positive_column: str = "positive"
+    negatives_column: str = "negatives"
     notes: Mapping[str, Note] | None = None
     epoch: int = 0  # kept current by NoteLLMTrainer; part of the per-pair draw key
 
@@ -105,16 +108,30 @@ class NoteLLMCollator:
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not features:
             raise ValueError("empty batch: a contrastive batch needs at least one pair")
-        anchors, positives = [], []
+        anchors, positives, negatives = [], [], []
         for index, feature in enumerate(features):
             anchor, positive = self._pair(index, feature)
             rng = self._rng_for(feature)
             anchors.append((anchor, self._example(anchor, rng)))
             positives.append((positive, self._example(positive, rng)))
-        notes = [note for note, _ in anchors + positives]
-        examples = [example for _, example in anchors + positives]
-        return {
+            for negative in self._negatives(index, feature, anchor, positive):
+                negatives.append((negative, self._example(negative, rng)))
+        notes = [note for note, _ in anchors + positives + negatives]
+        examples = [example for _, example in anchors + positives + negatives]
+        batch = {
             **padded_batch([ex.input_ids for ex in examples], self.tokenizer.pad_token_id),
             "labels": pad_sequences([ex.labels for ex in examples], IGNORE_INDEX),
             "note_keys": torch.tensor([note_key(note.note_id) for note in notes], dtype=torch.long),
         }
+        if negatives:
+            batch["query_rows"] = torch.tensor(2 * len(features))
+        return batch
+
+    def _negatives(self, index: int, feature: dict[str, Any], anchor: Note, positive: Note) -> list[Note]:
+        negatives = [self._note(index, value) for value in feature.get(self.negatives_column) or ()]
+        for negative in negatives:
+            if negative.note_id in (anchor.note_id, positive.note_id):
+                raise ValueError(
+                    f"pair {index}: hard negative {negative.note_id!r} is the pair's own anchor or positive note"
+                )
+        return negatives

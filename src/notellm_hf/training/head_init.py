@@ -35,24 +35,28 @@ def readout_states(model: Any, tokenizer: Any, notes: Sequence[Any], batch_size:
     return torch.cat(captured)
 
 
+def principal_head(states: torch.Tensor, dim: int, whiten: bool = True) -> torch.Tensor:
+    """A (dim, h) head from (n, h) read-out states: their top-``dim`` principal directions with the states' mean
+    direction projected out, each divided by its standard deviation when ``whiten``. Needs n > dim."""
+    if len(states) < dim + 1:
+        raise ValueError(f"the head init needs more than embedding_dim = {dim} notes, got {len(states)}")
+    states = states.double()
+    mean = states.mean(dim=0)
+    _, singular, directions = torch.linalg.svd(states - mean, full_matrices=False)
+    top = directions[:dim]  # orthonormal rows
+    unit_mean = mean / mean.norm()
+    weight = top - (top @ unit_mean)[:, None] * unit_mean[None, :]  # the shared mean direction maps to 0
+    if whiten:
+        weight = weight / (singular[:dim, None] / (len(states) - 1) ** 0.5)
+    return weight
+
+
 @torch.no_grad()
 def init_embedding_head(
     model: Any, tokenizer: Any, notes: Sequence[Any], batch_size: int = 32, whiten: bool = True
 ) -> torch.Tensor:
-    """Sets the embedding head to the top principal directions of ``notes``' read-out states, orthogonal to their
-    mean; returns the new weight. Needs at least ``embedding_dim`` notes."""
+    """Sets the embedding head to [`principal_head`] of ``notes``' read-out states; returns the new weight."""
     head = unwrap_peft(model).embedding_head
-    dim = head.weight.shape[0]
-    if len(notes) < dim + 1:
-        raise ValueError(f"the head init needs more than embedding_dim = {dim} notes, got {len(notes)}")
-    states = readout_states(model, tokenizer, notes, batch_size).double()
-    mean = states.mean(dim=0)
-    centered = states - mean
-    _, singular, directions = torch.linalg.svd(centered, full_matrices=False)
-    top = directions[:dim]  # (d, h), orthonormal rows
-    unit_mean = mean / mean.norm()
-    weight = top - (top @ unit_mean)[:, None] * unit_mean[None, :]  # the shared mean direction maps to 0
-    if whiten:
-        weight = weight / (singular[:dim, None] / (len(notes) - 1) ** 0.5)
+    weight = principal_head(readout_states(model, tokenizer, notes, batch_size), head.weight.shape[0], whiten)
     head.weight.copy_(weight.to(head.weight.dtype))
     return head.weight.detach()

@@ -26,9 +26,10 @@ def _world() -> tuple[int, int]:
 class NoteLLMContrastiveLoss(nn.Module):
     """L_cl = -1/(2B) sum_i log( exp(s(i, i+) e^tau) / sum_{j != i} exp(s(i, j) e^tau) ), s = cosine.
 
-    Rows are ``[anchors; positives]``: row ``i`` and row ``(i + B) mod 2B`` are a related pair. Candidates
-    that are the same note as the query or as its related note (equal ``note_keys``), other than the related
-    row itself, are masked out: they are not negatives.
+    Rows are ``[anchors; positives]``: row ``i`` and row ``(i + B) mod 2B`` are a related pair. Hard negatives
+    follow as extra rows (``query_rows = 2B`` says where the queries end): they are candidates for every query,
+    never queries themselves. Candidates that are the same note as the query or as its related note (equal
+    ``note_keys``), other than the related row itself, are masked out: they are not negatives.
 
     With several processes every rank scores its notes against the notes of all ranks. By default the
     gather keeps the gradient, so loss and gradients equal those of one process holding the whole batch.
@@ -63,18 +64,22 @@ class NoteLLMContrastiveLoss(nn.Module):
         return torch.cat(gathered), torch.cat(keys), rank * embeddings.shape[0]
 
     def forward(
-        self, embeddings: torch.Tensor, note_keys: torch.Tensor, logit_scale: torch.Tensor
+        self,
+        embeddings: torch.Tensor,
+        note_keys: torch.Tensor,
+        logit_scale: torch.Tensor,
+        query_rows: int | None = None,
     ) -> ContrastiveLossOutput:
-        n = embeddings.shape[0]
-        if n < 2 or n % 2:
-            raise ValueError(f"expected 2B rows ordered [anchors; positives], got {n}")
+        n = embeddings.shape[0] if query_rows is None else int(query_rows)
+        if n < 2 or n % 2 or n > embeddings.shape[0]:
+            raise ValueError(f"expected 2B query rows ordered [anchors; positives] (then negatives), got {n}")
         embeddings = F.normalize(embeddings.float(), dim=-1)
         candidates, candidate_keys, offset = self._gather(embeddings, note_keys)
         rows = torch.arange(n, device=embeddings.device)
         targets = offset + (rows + n // 2) % n
-        scores = embeddings @ candidates.T * logit_scale.float()
+        scores = embeddings[:n] @ candidates.T * logit_scale.float()
         target_keys = candidate_keys[targets]
-        same_note = (candidate_keys[None, :] == note_keys[:, None]) | (candidate_keys[None, :] == target_keys[:, None])
+        same_note = (candidate_keys[None, :] == note_keys[:n, None]) | (candidate_keys[None, :] == target_keys[:, None])
         same_note[rows, targets] = False
         same_note[rows, offset + rows] = True
         scores = scores.masked_fill(same_note, float("-inf"))

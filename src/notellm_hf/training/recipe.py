@@ -9,6 +9,7 @@ and [`NoteLLMTrainingArguments`].
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -22,10 +23,13 @@ from ..backbones import resolve_backbone
 from ..data.arguments import DataArguments
 from ..data.io import write_text
 from ..data.pairs import CooccurrenceArguments
+from ..evaluation.baselines import minilm_path, sentence_transformer_embeddings
 from ..evaluation.evaluator import RecallEvaluator
 from ..models.arguments import NoteLLMArguments
 from ..models.notellm.modeling_notellm import NoteLLMForEmbeddingAndGeneration
 from .data_collator import NoteLLMCollator
+from .hard_negatives import mine_hard_negatives
+from .head_init import init_embedding_head
 from .lora import apply_lora
 from .trainer import NoteLLMTrainer
 from .training_args import NoteLLMTrainingArguments
@@ -37,6 +41,19 @@ def parse_recipe_args(args: Sequence[str] | None = None) -> tuple[Any, ...]:
     """[`RECIPE_ARGUMENTS`] from ``--config <yaml>`` and flags (``args``, default ``sys.argv``); unknown or
     mistyped keys fail here, before any model loads. Returns them in that order, ready for [`train`]."""
     return tuple(TrlParser(RECIPE_ARGUMENTS).parse_args_and_config(args=args, fail_with_unknown_args=True))
+
+
+def minilm_hard_negatives(notes: dict[str, Any], pairs: Any, data_args: DataArguments) -> list[list[str]]:
+    """Hard negatives of each training pair, mined among the training pairs' notes with all-MiniLM-L6-v2 (cheap,
+    and independent of the model being trained)."""
+    from sentence_transformers import SentenceTransformer  # the `eval` extra
+
+    pool = sorted(set(pairs.note_id_a) | set(pairs.note_id_b))
+    encoder = SentenceTransformer(minilm_path())
+    embeddings = sentence_transformer_embeddings(encoder, [notes[i] for i in pool])
+    return mine_hard_negatives(
+        pairs, pool, embeddings, per_pair=data_args.hard_negatives, margin=data_args.hard_negative_margin
+    )
 
 
 def train(
@@ -56,6 +73,12 @@ def train(
     model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(
         resolve_backbone(model_args.model_name_or_path), dtype=dtype, **notellm_args.config_kwargs()
     )
+    if notellm_args.embedding_head_init != "random":
+        # Fitted on training notes only: the test pool stays unseen.
+        in_pairs = sorted(set(train_pairs.note_id_a) | set(train_pairs.note_id_b))
+        sample = random.Random(training_args.seed).sample(in_pairs, min(notellm_args.head_init_notes, len(in_pairs)))
+        whiten = notellm_args.embedding_head_init == "pca_whitened"
+        init_embedding_head(model, tokenizer, [notes[i] for i in sample], whiten=whiten)
     if model_args.use_peft:
         lora = {"r": model_args.lora_r, "lora_alpha": model_args.lora_alpha, "lora_dropout": model_args.lora_dropout}
         if model_args.lora_target_modules:
@@ -66,6 +89,8 @@ def train(
         "positive": train_pairs.note_id_b.tolist(),
         "pair_index": list(range(len(train_pairs))),  # keys the pair's prompt draws (exact resume)
     }
+    if data_args.hard_negatives:
+        rows["negatives"] = minilm_hard_negatives(notes, train_pairs, data_args)
     collator = NoteLLMCollator(
         tokenizer,
         prompt=notellm_args.prompt(),

@@ -144,9 +144,9 @@ class NoteLLMTrainer(Trainer):
         num_items_in_batch: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         inputs = dict(inputs)
-        note_keys = inputs.pop("note_keys")
+        note_keys, query_rows = inputs.pop("note_keys"), inputs.pop("query_rows", None)
         outputs = self._forward(model, inputs)
-        contrastive = self.contrastive_loss(outputs.embeddings, note_keys, outputs.logit_scale)
+        contrastive = self.contrastive_loss(outputs.embeddings, note_keys, outputs.logit_scale, query_rows)
         generation = outputs.loss if outputs.loss is not None else contrastive.loss.new_zeros(())
         if self.args.use_contrastive_loss:
             loss = (contrastive.loss + self.args.alpha * generation) / (1.0 + self.args.alpha)
@@ -172,7 +172,7 @@ class NoteLLMTrainer(Trainer):
         parameter gradients equal those of the full batch while activations exist for one chunk at a time.
         """
         inputs = dict(inputs)
-        note_keys = inputs.pop("note_keys")
+        note_keys, query_rows = inputs.pop("note_keys"), inputs.pop("query_rows", None)
         labels = inputs["labels"]
         size = self.args.mini_batch_size
         chunks = [{k: v[i : i + size] for k, v in inputs.items()} for i in range(0, labels.shape[0], size)]
@@ -185,7 +185,7 @@ class NoteLLMTrainer(Trainer):
         cached = torch.cat(embeddings).requires_grad_(True)
         scale = out.logit_scale.detach().requires_grad_(True)
         alpha, steps = self.args.alpha, self.current_gradient_accumulation_steps
-        contrastive = self.contrastive_loss(cached, note_keys, scale)
+        contrastive = self.contrastive_loss(cached, note_keys, scale, query_rows)
         (contrastive.loss / (1.0 + alpha)).backward()
         label_tokens = (labels[:, 1:] != IGNORE_INDEX).sum().clamp(min=1)
         generation = torch.zeros((), device=cached.device)

@@ -1,7 +1,8 @@
 import pandas as pd
 import pytest
 
-from notellm_hf.data.sets.debian import build_debian, debian_notes, depended_on, long_description, stable_split
+from notellm_hf.data.benchmark_set import stable_split
+from notellm_hf.data.sets.debian import build_debian, debian_notes, depended_on, long_description
 
 PACKAGES = """Package: gimp
 Source: gimp (2.10)

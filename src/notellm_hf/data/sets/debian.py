@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..benchmark_set import write_benchmark_set
+from ..benchmark_set import stable_split, write_benchmark_set
 from ..pairs import build_cooccurrence_pairs
 from ..sources import cache_dir
 
@@ -115,12 +115,6 @@ def debian_notes(packages_text: str, translations_text: str) -> tuple[pd.DataFra
     reverse = clicks.groupby("user_id").size()
     notes["exposure"] = notes.note_id.map(reverse).fillna(0).astype(float)
     return notes, clicks, sources
-
-
-def stable_split(note_ids: pd.Series, test_fraction: float) -> pd.Series:
-    """Deterministic split by a hash of the id: a package stays in its split across index snapshots."""
-    bucket = note_ids.map(lambda i: int.from_bytes(hashlib.sha256(i.encode()).digest()[:8], "big") % 10_000)
-    return pd.Series(["test" if b < test_fraction * 10_000 else "train" for b in bucket], index=note_ids.to_numpy())
 
 
 def build_debian(

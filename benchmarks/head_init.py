@@ -1,0 +1,90 @@
+"""Zero-shot quality of the embedding head's starting points, on a dev split (no setting is chosen on test notes).
+
+    python benchmarks/head_init.py [--data debian] [--pool 1500] [--fit-notes 512] [--out outputs/head_init]
+
+Builds (cached) a dev set from the set's training notes (`dev_benchmark_set`) and a demo-sized slice of it, reads
+the SmolLM2 NoteLLM's read-out states (the CPU configs' token budgets) of the dev pool and of ``--fit-notes``
+training notes once, and scores the untrained model with each head: random (the model's own init), 'pca' and
+'pca_whitened' (fitted on the training notes), next to all-MiniLM-L6-v2 zero-shot, with paired bootstrap intervals
+against MiniLM. Writes <out>/results.json and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import torch
+from sentence_transformers import SentenceTransformer
+
+from notellm_hf.data import PREPARERS, cache_dir, dev_benchmark_set, load_benchmark_set, subsample_benchmark_set
+from notellm_hf.evaluation import compare_to_reference, embedding_scorer, markdown_table, retrieval_metrics
+from notellm_hf.evaluation.baselines import minilm_path, sentence_transformer_embeddings
+from notellm_hf.models.notellm.processing_notellm import Note
+from notellm_hf.training.head_init import principal_head, readout_states
+
+from common import smollm2_notellm
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
+
+
+def dev_slice(name: str, pool: int, train_pairs: int) -> Path:
+    full = cache_dir() / "datasets" / SETS[name]
+    if not (full / "stats.json").exists():
+        PREPARERS[SETS[name]](full)
+    dev = cache_dir() / "datasets" / f"{SETS[name]}-dev"
+    if not (dev / "stats.json").exists():
+        dev_benchmark_set(full, dev)
+    sliced = cache_dir() / "datasets" / f"{SETS[name]}-dev-{pool}-{train_pairs}"
+    if not (sliced / "stats.json").exists():
+        subsample_benchmark_set(dev, sliced, pool, train_pairs)
+    return sliced
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", choices=sorted(SETS), default="debian")
+    parser.add_argument("--pool", type=int, default=1500)
+    parser.add_argument("--train-pairs", type=int, default=2048)
+    parser.add_argument("--fit-notes", type=int, default=512)
+    parser.add_argument("--out", default=str(ROOT / "outputs" / "head_init"))
+    args = parser.parse_args()
+    start = time.time()
+    data = dev_slice(args.data, args.pool, args.train_pairs)
+    benchmark = load_benchmark_set(data)
+    test = benchmark.split_notes("test")
+    pool = [Note.from_any(row) for row in test]
+    ids, exposure, pairs = [n.note_id for n in pool], [e or 0.0 for e in test["exposure"]], benchmark.test_pairs
+    train_ids = sorted(set(benchmark.train_pairs.note_id_a) | set(benchmark.train_pairs.note_id_b))
+    notes = {row["note_id"]: Note.from_any(row) for row in benchmark.split_notes("train")}
+    fit = [notes[i] for i in random.Random(0).sample(train_ids, min(args.fit_notes, len(train_ids)))]
+    model, tokenizer, _ = smollm2_notellm()
+    print(f"dev pool {len(pool)} notes, {len(pairs)} pairs; fitting on {len(fit)} training notes", flush=True)
+    pool_states, fit_states = readout_states(model, tokenizer, pool), readout_states(model, tokenizer, fit)
+    print(f"read-out states in {time.time() - start:.0f} s", flush=True)
+    heads = {
+        "NoteLLM untrained, random head": model.embedding_head.weight.detach().double(),
+        "NoteLLM untrained, pca head": principal_head(fit_states, model.config.embedding_dim, whiten=False),
+        "NoteLLM untrained, pca_whitened head": principal_head(fit_states, model.config.embedding_dim, whiten=True),
+    }
+    results = {}
+    minilm = sentence_transformer_embeddings(SentenceTransformer(minilm_path()), pool)
+    results["MiniLM zero-shot"] = {"retrieval": retrieval_metrics(embedding_scorer(minilm), ids, pairs, exposure)}
+    for name, weight in heads.items():
+        embeddings = torch.nn.functional.normalize(pool_states.double() @ weight.T, dim=-1).float().numpy()
+        results[name] = {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
+    compare_to_reference(results, "MiniLM zero-shot")
+    out = Path(args.out) / args.data
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"data": str(data), "fit_notes": len(fit), "seconds": round(time.time() - start, 1)}
+    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    print(markdown_table(results))
+    print(f"done in {time.time() - start:.0f} s; {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
