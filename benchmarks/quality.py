@@ -26,6 +26,14 @@ VARIANTS = {
     "NoteLLM": [],
     "NoteLLM w/o CSFT": ["--alpha", "0"],
     "NoteLLM w/o GCL": ["--use_contrastive_loss", "false"],
+    # Levers of issue 13, each on top of the config (compare on --dev, choose, then confirm on the test pool).
+    "pca head": ["--embedding_head_init", "pca"],
+    "whitened head": ["--embedding_head_init", "pca_whitened"],
+    "tau lr x100": ["--tau_lr_multiplier", "100"],
+    "fixed scale 50": ["--fix_tau", "true", "--initial_tau", "3.912"],
+    "hard negatives": ["--hard_negatives", "1"],
+    "alpha 0.1": ["--alpha", "0.1"],
+    "alpha 1": ["--alpha", "1"],
 }
 
 
@@ -60,10 +68,14 @@ def main() -> None:
     parser.add_argument("--baselines", default=",".join(BASELINES))
     parser.add_argument("--out", default=str(ROOT / "outputs" / "quality"))
     parser.add_argument("--train-only", action="store_true", help="train the variants, score nothing (parallel runs)")
+    parser.add_argument(
+        "--dev", action="store_true", help="score on a dev split of the training notes (choosing settings)"
+    )
+    parser.add_argument("--extra", default="", help="flags added to every variant, e.g. '--auto_bf16 true'")
     args = parser.parse_args()
 
     from notellm_hf.backbones import resolve_backbone
-    from notellm_hf.data import PREPARERS, cache_dir, subsample_benchmark_set
+    from notellm_hf.data import PREPARERS, cache_dir, dev_benchmark_set, subsample_benchmark_set
     from notellm_hf.evaluation import evaluate_benchmark, markdown_table
 
     config = Path(args.config)
@@ -73,7 +85,12 @@ def main() -> None:
         full = cache_dir() / "datasets" / SETS[name]
         if not (full / "stats.json").exists():
             PREPARERS[SETS[name]](full)
-        data = cache_dir() / "datasets" / f"{SETS[name]}-quality-{args.pool}-{args.train_pairs}"
+        if args.dev:
+            source, full = full, cache_dir() / "datasets" / f"{SETS[name]}-dev"
+            if not (full / "stats.json").exists():
+                dev_benchmark_set(source, full)
+        kind = "dev" if args.dev else "quality"
+        data = cache_dir() / "datasets" / f"{SETS[name]}-{kind}-{args.pool}-{args.train_pairs}"
         if not (data / "stats.json").exists():
             subsample_benchmark_set(full, data, args.pool, args.train_pairs)
         stats = json.loads((data / "stats.json").read_text())
@@ -83,7 +100,7 @@ def main() -> None:
         for variant in filter(None, args.variants.split(",")):
             print(f"-- training {variant} ({args.steps} steps)", flush=True)
             folder = out / variant.replace(" ", "_").replace("/", "")
-            info = train_variant(config, data, folder, args.steps, VARIANTS[variant])
+            info = train_variant(config, data, folder, args.steps, VARIANTS[variant] + args.extra.split())
             models[variant] = folder / "model"
             timings[f"train {variant}"] = info.get("train_seconds")
             curve = [r for r in info["log_history"] if "loss_contrastive" in r]
