@@ -32,6 +32,9 @@ VARIANTS = {
     "tau lr x100": ["--tau_lr_multiplier", "100"],
     "fixed scale 50": ["--fix_tau", "true", "--initial_tau", "3.912"],
     "hard negatives": ["--hard_negatives", "1"],
+    "pca head + content 80": ["--embedding_head_init", "pca", "--content_max_tokens", "80"],
+    "pca head + lr 3e-4": ["--embedding_head_init", "pca", "--learning_rate", "3e-4"],
+    "pca head + head lr x10": ["--embedding_head_init", "pca", "--head_lr_multiplier", "10"],
     "alpha 0.1": ["--alpha", "0.1"],
     "alpha 1": ["--alpha", "1"],
 }
