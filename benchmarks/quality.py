@@ -35,6 +35,10 @@ VARIANTS = {
     "pca head + content 80": ["--embedding_head_init", "pca", "--content_max_tokens", "80"],
     "pca head + lr 3e-4": ["--embedding_head_init", "pca", "--learning_rate", "3e-4"],
     "pca head + head lr x10": ["--embedding_head_init", "pca", "--head_lr_multiplier", "10"],
+    "pca head + r 0": ["--embedding_head_init", "pca", "--hashtag_ratio", "0"],
+    "pca head + content 80 + hard negatives": [
+        "--embedding_head_init", "pca", "--content_max_tokens", "80", "--hard_negatives", "1"
+    ],
     "alpha 0.1": ["--alpha", "0.1"],
     "alpha 1": ["--alpha", "1"],
 }

@@ -119,8 +119,8 @@ def test_constrained_category_generation_only_emits_list_members(tiny):
 
 
 def greedy_hashtags(model, tokenizer, note, num_hashtags, max_new_tokens):
-    """One note at a time, no padding: argmax of the backbone's next-token logits, stopped at EOS, decoded and
-    split on commas (the hashtag prompt asks for comma-separated topics)."""
+    """One note at a time, no padding: argmax of the backbone's next-token logits, stopped at EOS, decoded, then
+    cleaned by ``distinct_hashtags`` (tested on its own in test_processing_notellm)."""
     ids = model.note_prompt.tokenize(tokenizer, note, "hashtag", num_hashtags=num_hashtags, with_output=False).input_ids
     new = []
     with torch.no_grad():
@@ -129,12 +129,8 @@ def greedy_hashtags(model, tokenizer, note, num_hashtags, max_new_tokens):
             if token == tokenizer.eos_token_id:
                 break
             new.append(token)
-    text = tokenizer.decode(new, skip_special_tokens=True)
-    tags = []
-    for tag in (t.strip() for t in text.split(",") if t.strip()):
-        if tag.lower() not in [t.lower() for t in tags] and tag.lower() != note.title.lower():
-            tags.append(tag)
-    return tags[:num_hashtags]
+    text = tokenizer.decode(new, skip_special_tokens=True).strip()
+    return model.note_prompt.distinct_hashtags(text, note, num_hashtags)
 
 
 def test_batched_hashtag_generation_equals_greedy_decoding_note_by_note(tiny):

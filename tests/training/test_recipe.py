@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, TrainerCallback
 
+from notellm_hf.training.head_init import readout_states
 from notellm_hf.training.recipe import parse_recipe_args, train
 
 from conftest import REPO_ROOT as ROOT
@@ -72,11 +73,14 @@ def tiny_overrides(toy, out, source="pairs"):
 def test_every_config_parses_and_dry_runs_with_a_tiny_model(config, toy, tmp_path):
     # The tiny backbone has 2 layers: partial fine-tuning configs keep the top one trainable.
     partial = ["--trainable_layers", "1"] if "trainable_layers:" in config.read_text() else []
-    trainer = train(*parse_recipe_args(["--config", str(config), *tiny_overrides(toy, tmp_path), *partial]))
+    # A pca head needs more training notes than dimensions: the toy set has 8.
+    dim = 4 if "embedding_head_init: pca" in config.read_text() else 16
+    argv = ["--config", str(config), *tiny_overrides(toy, tmp_path), *partial, "--embedding_dim", str(dim)]
+    trainer = train(*parse_recipe_args(argv))
     assert trainer.state.global_step == 2
     assert (trainer.prefix_cache is not None) == bool(partial)
     model = AutoModel.from_pretrained(tmp_path / "model", trust_remote_code=True)
-    assert model.config.embedding_dim == 16
+    assert model.config.embedding_dim == dim
     info = json.loads((tmp_path / "run_info.json").read_text())
     assert info["world_size"] == 1 and any("eval_dev_avg" in entry for entry in info["log_history"])
 
@@ -197,3 +201,16 @@ def test_hard_negatives_are_mined_and_reach_the_batches(toy, tmp_path):
     assert int(batch["query_rows"]) == 8 and batch["input_ids"].shape[0] == 12  # 4 pairs + 4 negatives
     with pytest.raises(ValueError, match="hard_negatives and hard_negative_margin must be >= 0"):
         train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + ["--hard_negatives", "-1"]))
+
+
+def test_a_pca_head_is_fitted_on_training_notes_only(toy, tmp_path):
+    overrides = ["--embedding_head_init", "pca", "--embedding_dim", "3", "--max_steps", "1", "--learning_rate", "0"]
+    trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides + ["--eval_strategy", "no"]))
+    weight = trainer.model.embedding_head.weight.detach().double()
+    # Refit by hand (lr 0 leaves the model as initialised): the training pairs hold all 8 toy notes.
+    states = readout_states(trainer.model, trainer.processing_class, TOY_NOTES).double()
+    mean = states.mean(0)
+    top = torch.linalg.svd(states - mean, full_matrices=False).Vh[:3]
+    unit = mean / mean.norm()
+    expected = top - (top @ unit)[:, None] * unit[None, :]
+    torch.testing.assert_close(weight.abs(), expected.abs(), atol=1e-4, rtol=1e-3)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
@@ -27,6 +28,9 @@ Task = Literal["category", "hashtag"]
 IGNORE_INDEX = -100
 # Characters of a field looked at before token truncation: bounds the tokenizer's work on huge fields.
 _CHARS_PER_TOKEN_BOUND = 16
+# Generated tags: where a sentence ends (ASCII and full-width), and what is trimmed from a tag's ends.
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|[。！？\n]")
+_TAG_PUNCTUATION = " \"'“”‘’「」.,;:!?。，；：！？"
 
 
 def truncate_to_tokens(tokenizer: Any, text: str, budget: int) -> str:
@@ -292,14 +296,19 @@ class NoteCompressionPrompt:
         return [part.strip() for part in parts if part.strip()]
 
     def distinct_hashtags(self, text: str, note: Note, limit: int) -> list[str]:
-        """The generated topics a user should see: in order, each once (ignoring case and spacing), none a copy of
-        the note's title, at most ``limit``. A small model repeats itself and echoes the title; neither is a tag."""
-        title = " ".join(note.title.lower().split())
+        """The generated topics a user should see, at most ``limit``: each cut at a sentence end (a tag is not a
+        sentence: a small model runs on into "... The 3 topics are:"), stripped of quotes and end punctuation, in
+        order, each once (ignoring case, spacing and punctuation), none a copy of the note's title."""
+
+        def key(value: str) -> str:
+            return " ".join(value.lower().strip(_TAG_PUNCTUATION).split())
+
+        title = key(note.title)
         seen, tags = set(), []
-        for tag in self.split_hashtags(text):
-            key = " ".join(tag.lower().split())
-            if key not in seen and key != title:
-                seen.add(key)
+        for part in self.split_hashtags(text):
+            tag = _SENTENCE_END.split(part, maxsplit=1)[0].strip().strip(_TAG_PUNCTUATION).strip()
+            if tag and key(tag) not in seen and key(tag) != title:
+                seen.add(key(tag))
                 tags.append(tag)
         return tags[:limit]
 
