@@ -175,5 +175,8 @@ def test_generated_hashtags_are_distinct_and_never_the_title():
     assert prompt.distinct_hashtags('"print", "print".', note, limit=3) == ["print"]
     ran_on = "lightweight_drm_server_1. The 3 topics are: lightweight_drm_server_2. The 3 topics are:"
     assert prompt.distinct_hashtags(ran_on, note, limit=3) == ["lightweight_drm_server_1"]
-    assert prompt.distinct_hashtags("devel::library, role::program", note, limit=3) == ["devel::library", "role::program"]
+    assert prompt.distinct_hashtags("devel::library, role::program", note, limit=3) == [
+        "devel::library",
+        "role::program",
+    ]
     assert prompt.distinct_hashtags("旅行。今天很好，美食", note, limit=3) == ["旅行", "美食"]
