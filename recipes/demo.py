@@ -100,6 +100,7 @@ def main() -> None:
     from notellm_hf import export_model
     from notellm_hf.backbones import resolve_backbone
     from notellm_hf.data import PREPARERS, cache_dir, subsample_benchmark_set
+    from notellm_hf.data.io import write_text
     from notellm_hf.evaluation import evaluate_benchmark, markdown_table
     from notellm_hf.training.recipe import parse_recipe_args, train
 
@@ -118,29 +119,19 @@ def main() -> None:
     )
 
     print(f"[2/5] training NoteLLM ({args.steps} steps) ...", flush=True)
-    recipe_args = parse_recipe_args(
-        [
-            "--config",
-            str(CONFIG),
-            "--benchmark",
-            str(data),
-            "--output_dir",
-            str(out / "train"),
-            "--max_steps",
-            str(args.steps),
-            "--save_strategy",
-            "no",
-            "--disable_tqdm",
-            "false",
-        ]
-    )
+    argv = ["--config", str(CONFIG), "--benchmark", str(data), "--output_dir", str(out / "train")]
+    argv += ["--max_steps", str(args.steps), "--save_strategy", "no", "--disable_tqdm", "false"]
+    recipe_args = parse_recipe_args(argv)
+    # A finished run is reused only when the command and the config file are what they were.
+    settings = {"argv": argv, "config": CONFIG.read_text()}
     info_path = out / "train" / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    if info.get("max_steps") == args.steps and info.get("data_args", {}).get("benchmark") == str(data):
-        log_history = info["log_history"]  # a finished run with the same settings: reuse it
+    if info.get("demo_settings") == settings:
+        log_history = info["log_history"]
         print(f"[2/5] reusing the trained model in {out / 'train' / 'model'}", flush=True)
     else:
         log_history = train(*recipe_args).state.log_history
+        write_text(info_path, json.dumps({**json.loads(info_path.read_text()), "demo_settings": settings}, indent=2))
         print(f"[2/5] trained ({time.time() - start:.0f} s)", flush=True)
 
     print("[3/5] evaluating NoteLLM and the baselines ...", flush=True)
