@@ -298,7 +298,7 @@ class NoteCompressionPrompt:
     def distinct_hashtags(self, text: str, note: Note, limit: int) -> list[str]:
         """The generated topics a user should see, at most ``limit``: each cut at a sentence end (a tag is not a
         sentence: a small model runs on into "... The 3 topics are:"), stripped of quotes and end punctuation, in
-        order, each once (ignoring case, spacing and punctuation), none a copy of the note's title."""
+        order, each once (ignoring case, spacing and punctuation), none holding a copy of the note's title."""
 
         def key(value: str) -> str:
             return " ".join(value.lower().strip(_TAG_PUNCTUATION).split())
@@ -307,7 +307,7 @@ class NoteCompressionPrompt:
         seen, tags = set(), []
         for part in self.split_hashtags(text):
             tag = _SENTENCE_END.split(part, maxsplit=1)[0].strip().strip(_TAG_PUNCTUATION).strip()
-            if tag and key(tag) not in seen and key(tag) != title:
+            if tag and key(tag) not in seen and not (title and title in key(tag)):
                 seen.add(key(tag))
                 tags.append(tag)
         return tags[:limit]
