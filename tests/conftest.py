@@ -18,7 +18,7 @@ from datasets import Dataset
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-from notellm_hf import NoteLLMForEmbeddingAndGeneration, NoteLLMTrainingArguments, iter_shards
+from notellm_hf import NoteLLMForEmbeddingAndGeneration, NoteLLMTrainer, NoteLLMTrainingArguments, iter_shards
 from notellm_hf.data.benchmark_set import write_benchmark_set
 
 CORPUS = [
@@ -243,3 +243,10 @@ def toy_benchmark_set(folder: Path) -> Path:
     pairs = [pd.DataFrame(chunk, columns=["note_id_a", "note_id_b"]) for chunk in (TOY_PAIRS[:2], TOY_PAIRS[2:])]
     write_benchmark_set(folder, pd.DataFrame(TOY_NOTES), split, *pairs, {"name": "toy"})
     return folder
+
+
+def tiny_trainer(tmp_path: Path, arch: str = "llama", **overrides) -> NoteLLMTrainer:
+    """A NoteLLMTrainer for a tiny model over the toy pairs (8 copies) with [`tiny_training_args`]."""
+    model, tokenizer = make_model(arch)
+    args = tiny_training_args(tmp_path, **overrides)
+    return NoteLLMTrainer(model=model, args=args, train_dataset=pair_dataset(), processing_class=tokenizer)

@@ -6,7 +6,16 @@ import torch
 
 from notellm_hf import NoteLLMTrainer
 
-from conftest import TOY_NOTES, TOY_PAIRS, brute_force_avg, free_port, make_model, pair_dataset, tiny_training_args
+from conftest import (
+    TOY_NOTES,
+    TOY_PAIRS,
+    brute_force_avg,
+    free_port,
+    make_model,
+    pair_dataset,
+    tiny_trainer,
+    tiny_training_args,
+)
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2"])
@@ -90,13 +99,7 @@ def test_recall_evaluator_is_logged_with_evaluation_metrics(tmp_path):
 
 
 def test_without_contrastive_loss_only_generation_trains(tmp_path):
-    model, tokenizer = make_model("llama")
-    trainer = NoteLLMTrainer(
-        model=model,
-        args=tiny_training_args(tmp_path, max_steps=3, use_contrastive_loss=False),
-        train_dataset=pair_dataset(),
-        processing_class=tokenizer,
-    )
+    trainer = tiny_trainer(tmp_path, max_steps=3, use_contrastive_loss=False)
     trainer.train()
     logs = [entry for entry in trainer.state.log_history if "loss_contrastive" in entry]
     assert all(r["loss"] == pytest.approx(r["loss_generation"], rel=1e-4) for r in logs)
@@ -214,10 +217,9 @@ def test_grad_cache_across_two_processes_equals_the_plain_data_parallel_step():
 
 
 def test_tau_and_head_take_their_own_learning_rates(tmp_path):
-    model, tokenizer = make_model("llama")
+    trainer = tiny_trainer(tmp_path, max_steps=1, learning_rate=1e-3, tau_lr_multiplier=100, head_lr_multiplier=10)
+    model = trainer.model
     tau, head = model.logit_scale.tau.item(), model.embedding_head.weight.detach().clone()
-    args = tiny_training_args(tmp_path, max_steps=1, learning_rate=1e-3, tau_lr_multiplier=100, head_lr_multiplier=10)
-    trainer = NoteLLMTrainer(model=model, args=args, train_dataset=pair_dataset(), processing_class=tokenizer)
     trainer.train()
     # Adam's first step moves each parameter by lr * sign(gradient) (no weight decay on tau): 1e-3 * 100 and 1e-3 * 10.
     assert abs(model.logit_scale.tau.item() - tau) == pytest.approx(0.1, rel=1e-3)
@@ -228,15 +230,9 @@ def test_tau_and_head_take_their_own_learning_rates(tmp_path):
 
 
 def test_a_fixed_tau_does_not_move(tmp_path):
-    model, tokenizer = make_model("llama")
-    trainer = NoteLLMTrainer(
-        model=model,
-        args=tiny_training_args(tmp_path, max_steps=3, fix_tau=True),
-        train_dataset=pair_dataset(),
-        processing_class=tokenizer,
-    )
+    trainer = tiny_trainer(tmp_path, max_steps=3, fix_tau=True)
     trainer.train()
-    assert model.logit_scale.tau.item() == pytest.approx(model.config.initial_tau)
+    assert trainer.model.logit_scale.tau.item() == pytest.approx(trainer.model.config.initial_tau)
 
 
 @pytest.mark.parametrize("native", [True, False])
