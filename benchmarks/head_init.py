@@ -21,6 +21,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from notellm_hf.data import PREPARERS, cache_dir, dev_benchmark_set, load_benchmark_set, subsample_benchmark_set
+from notellm_hf.data.pairs import notes_in_pairs
 from notellm_hf.evaluation import compare_to_reference, embedding_scorer, markdown_table, retrieval_metrics
 from notellm_hf.evaluation.baselines import minilm_path, sentence_transformer_embeddings
 from notellm_hf.models.notellm.processing_notellm import Note
@@ -59,7 +60,7 @@ def main() -> None:
     test = benchmark.split_notes("test")
     pool = [Note.from_any(row) for row in test]
     ids, exposure, pairs = [n.note_id for n in pool], [e or 0.0 for e in test["exposure"]], benchmark.test_pairs
-    train_ids = sorted(set(benchmark.train_pairs.note_id_a) | set(benchmark.train_pairs.note_id_b))
+    train_ids = notes_in_pairs(benchmark.train_pairs)
     notes = {row["note_id"]: Note.from_any(row) for row in benchmark.split_notes("train")}
     fit = [notes[i] for i in random.Random(0).sample(train_ids, min(args.fit_notes, len(train_ids)))]
     model, tokenizer, _ = smollm2_notellm()

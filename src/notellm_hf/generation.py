@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .backbones import load_notellm
-from .data.notes import load_notes, notes_by_id
+from .data.notes import read_notes
 
 
 def generate_for_notes(
@@ -22,7 +22,7 @@ def generate_for_notes(
     decoding can only spell a member of that closed list."""
     if task not in ("category", "hashtags"):
         raise ValueError(f"task must be 'category' or 'hashtags', got {task!r}")
-    table = list(notes_by_id(load_notes(notes)).values())
+    table = read_notes(notes)
     notellm, tokenizer = load_notellm(model)
     if task == "category":
         outputs = notellm.generate_category(tokenizer, table, categories=categories, batch_size=batch_size)

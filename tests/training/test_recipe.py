@@ -203,7 +203,7 @@ def test_hard_negatives_are_mined_and_reach_the_batches(toy, tmp_path):
         train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + ["--hard_negatives", "-1"]))
 
 
-def test_a_pca_head_is_fitted_on_training_notes_only(toy, tmp_path):
+def test_the_recipe_starts_the_head_from_the_principal_directions(toy, tmp_path):
     overrides = ["--embedding_head_init", "pca", "--embedding_dim", "3", "--max_steps", "1", "--learning_rate", "0"]
     trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides + ["--eval_strategy", "no"]))
     weight = trainer.model.embedding_head.weight.detach().double()

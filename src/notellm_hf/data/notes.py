@@ -106,3 +106,8 @@ def load_notes(source: Any) -> datasets.Dataset:
 def notes_by_id(notes: datasets.Dataset) -> dict[str, Note]:
     """Validated [`Note`] records keyed by note id (what the collator and encoders take)."""
     return {row["note_id"]: Note.from_any(row) for row in notes}
+
+
+def read_notes(source: Any) -> list[Note]:
+    """A note table (any source [`load_notes`] takes) as validated [`Note`] records in table order."""
+    return list(notes_by_id(load_notes(source)).values())

@@ -230,6 +230,11 @@ def pairs_from_click_log(
     return pairs
 
 
+def notes_in_pairs(pairs: pd.DataFrame) -> list[str]:
+    """The distinct note ids on either side of ``pairs``, sorted (a stable order for seeded sampling)."""
+    return sorted(set(pairs.note_id_a) | set(pairs.note_id_b))
+
+
 def write_pairs(pairs: pd.DataFrame, path: str | Path) -> Path:
     """Writes pairs to .parquet, .csv or .jsonl through a temporary file, so a failure leaves nothing half-written."""
     return write_table(pairs, path, "pairs file", PAIR_SUFFIXES)

@@ -24,7 +24,7 @@ from accelerate.utils import parse_flag_from_env
 
 from ..backbones import load_notellm
 from ..data.io import write_bytes
-from ..data.notes import load_notes, notes_by_id
+from ..data.notes import read_notes
 
 SHARD_GLOB = "shard-*.npy"
 
@@ -103,7 +103,7 @@ def encode_note_table(
     of ``accelerate launch``'s (each embeds its own shards, then all wait for each other)."""
     # CPU ranks are configured as Accelerator does it (ACCELERATE_USE_CPU).
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
-    table = list(notes_by_id(load_notes(notes)).values())
+    table = read_notes(notes)
     notellm, tokenizer = load_notellm(model)
     written = encode_to_shards(
         notellm.to(state.device),

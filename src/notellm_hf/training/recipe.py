@@ -22,7 +22,7 @@ from trl import ModelConfig, TrlParser
 from ..backbones import resolve_backbone
 from ..data.arguments import DataArguments
 from ..data.io import write_text
-from ..data.pairs import CooccurrenceArguments
+from ..data.pairs import CooccurrenceArguments, notes_in_pairs
 from ..evaluation.baselines import minilm_path, sentence_transformer_embeddings
 from ..evaluation.evaluator import RecallEvaluator
 from ..models.arguments import NoteLLMArguments
@@ -48,7 +48,7 @@ def minilm_hard_negatives(notes: dict[str, Any], pairs: Any, data_args: DataArgu
     and independent of the model being trained)."""
     from sentence_transformers import SentenceTransformer  # the `eval` extra
 
-    pool = sorted(set(pairs.note_id_a) | set(pairs.note_id_b))
+    pool = notes_in_pairs(pairs)
     encoder = SentenceTransformer(minilm_path())
     embeddings = sentence_transformer_embeddings(encoder, [notes[i] for i in pool])
     return mine_hard_negatives(
@@ -75,7 +75,7 @@ def train(
     )
     if notellm_args.embedding_head_init != "random":
         # Fitted on training notes only: the test pool stays unseen.
-        in_pairs = sorted(set(train_pairs.note_id_a) | set(train_pairs.note_id_b))
+        in_pairs = notes_in_pairs(train_pairs)
         sample = random.Random(training_args.seed).sample(in_pairs, min(notellm_args.head_init_notes, len(in_pairs)))
         whiten = notellm_args.embedding_head_init == "pca_whitened"
         init_embedding_head(model, tokenizer, [notes[i] for i in sample], whiten=whiten)
@@ -103,7 +103,7 @@ def train(
         rows[training_args.length_column_name] = collator.pair_lengths(pairs)
     evaluator = eval_dataset = None
     if eval_pairs is not None and len(eval_pairs):
-        pool = sorted(set(eval_pairs.note_id_a) | set(eval_pairs.note_id_b))
+        pool = notes_in_pairs(eval_pairs)
         evaluator = RecallEvaluator([notes[i] for i in pool], eval_pairs)
         eval_dataset = Dataset.from_dict(
             {"anchor": eval_pairs.note_id_a.tolist(), "positive": eval_pairs.note_id_b.tolist()}

@@ -1,5 +1,6 @@
-"""NoteLLM in transformers' ``models/<name>/`` layout. Everything in this folder is copied WHOLE into every
-export as remote code, so its files import only torch, transformers, sentence-transformers and each other."""
+"""NoteLLM in transformers' ``models/<name>/`` layout. Every module of this folder (all but this package file) is
+copied into every export as remote code, so those files import only the standard library, torch, transformers,
+sentence-transformers, tqdm and each other."""
 
 from .configuration_notellm import NoteLLMConfig
 from .modeling_notellm import NoteLLMForEmbeddingAndGeneration, NoteLLMOutput, NoteLLMPreTrainedModel
