@@ -6,7 +6,8 @@
 2. trains NoteLLM from SmolLM2-135M-Instruct with recipes/smollm2-135m-cpu/config_debian.yaml;
 3. evaluates it against popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot (PromptEOL) on the pool;
 4. shows query notes with their top recommendations and the hashtags/category the model generates;
-5. writes <out>/report (markdown, JSON, recall and training curves) and an exportable model <out>/export.
+5. writes <out>/report (markdown, JSON, recall and training curves), an exportable model <out>/export and the
+   pool's index <out>/index, and prints the `notellm explore` command that browses them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "recipes" / "smollm2-135m-cpu" / "config_debian.yaml"
@@ -46,12 +48,21 @@ def training_curves(log_history: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def show_examples(model_dir: Path, data_dir: Path, report: Path, queries: int = 3, k: int = 5) -> str:
-    """Query notes, their top-k recommendations from a NoteIndex over the evaluated embeddings, and what the
-    model generates for them."""
+def pool_index(report: Path, out: Path) -> Any:
+    """The NoteIndex of the pool's evaluated NoteLLM embeddings, saved to ``out`` for `notellm explore/recommend`."""
     import numpy as np
 
-    from notellm_hf import Note, NoteIndex
+    from notellm_hf import NoteIndex
+
+    pool_ids = json.loads((report / "pool_ids.json").read_text())
+    index = NoteIndex(np.load(report / "embeddings_NoteLLM.npy"), pool_ids)
+    index.save(out)
+    return index
+
+
+def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3, k: int = 5) -> str:
+    """Query notes, their top-k recommendations from the pool's index, and what the model generates for them."""
+    from notellm_hf import Note
     from notellm_hf.backbones import load_notellm
     from notellm_hf.data.benchmark_set import load_benchmark_set
 
@@ -59,8 +70,6 @@ def show_examples(model_dir: Path, data_dir: Path, report: Path, queries: int = 
     test = [Note.from_any(row) for row in benchmark.split_notes("test")]
     by_id = {note.note_id: note for note in test}
     model, tokenizer = load_notellm(model_dir)
-    pool_ids = json.loads((report / "pool_ids.json").read_text())
-    index = NoteIndex(np.load(report / "embeddings_NoteLLM.npy"), pool_ids)
     categories = benchmark.categories
     picked = [by_id[i] for i in list(dict.fromkeys(benchmark.test_pairs.note_id_a))[:queries]]
     generated_categories = model.generate_category(tokenizer, picked, categories=categories)
@@ -149,7 +158,7 @@ def main() -> None:
     training_curves(log_history, report / "training_curves.png")
 
     print("[4/5] recommendations and generations for a few test notes ...", flush=True)
-    examples = show_examples(out / "train" / "model", data, report)
+    examples = show_examples(out / "train" / "model", data, pool_index(report, out / "index"))
     print(examples, flush=True)
 
     print("[5/5] exporting ...", flush=True)
@@ -164,6 +173,11 @@ def main() -> None:
         f"![training](training_curves.png)\n\n## Examples\n\n{examples}\n\nWall time: {time.time() - start:.0f} s.\n"
     )
     print(f"done in {time.time() - start:.0f} s: report {report}/report.md, model {out}/export", flush=True)
+    print(
+        "browse it (then open http://127.0.0.1:7860):\n"
+        f"  .venv/bin/notellm explore --model {out / 'export'} --data {data} --index {out / 'index'} --baseline minilm",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

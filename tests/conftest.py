@@ -250,3 +250,23 @@ def tiny_trainer(tmp_path: Path, arch: str = "llama", **overrides) -> NoteLLMTra
     model, tokenizer = make_model(arch)
     args = tiny_training_args(tmp_path, **overrides)
     return NoteLLMTrainer(model=model, args=args, train_dataset=pair_dataset(), processing_class=tokenizer)
+
+
+def user_notes(count=40, unclicked=2):
+    """Notes n00.. (the last ``unclicked`` never clicked, the first without hashtags or category) and a click log
+    where note i appears at time 10 i and is clicked only after that."""
+    notes = pd.DataFrame(
+        {
+            "note_id": [f"n{i:02d}" for i in range(count)],
+            "title": [f"note {i}" for i in range(count)],
+            "content": [f"about topic {i % 5}" for i in range(count)],
+            "hashtags": [[] if i == 0 else [f"topic{i % 5}"] for i in range(count)],
+            "category": ["" if i == 0 else f"c{i % 3}" for i in range(count)],
+        }
+    )
+    rng = np.random.default_rng(0)
+    clicks = []
+    for user in range(300):
+        for note in rng.choice(count - unclicked, size=rng.integers(2, 6), replace=False):
+            clicks.append((f"u{user}", f"n{note:02d}", int(10 * note + rng.integers(0, 400))))
+    return notes, pd.DataFrame(clicks, columns=["user_id", "note_id", "timestamp"])

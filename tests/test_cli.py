@@ -5,7 +5,16 @@ import pytest
 
 from notellm_hf.cli import main
 
-from conftest import REPO_ROOT, TOY_NOTES, build_tokenizer, read_shards, saved_model, tiny_backbone, toy_benchmark_set
+from conftest import (
+    REPO_ROOT,
+    TOY_NOTES,
+    build_tokenizer,
+    read_shards,
+    saved_model,
+    tiny_backbone,
+    toy_benchmark_set,
+    user_notes,
+)
 
 
 @pytest.fixture
@@ -117,3 +126,49 @@ def test_a_folder_that_is_not_a_notellm_model_exits_2_with_a_named_error(tmp_pat
     err = capsys.readouterr().err
     assert "is not a NoteLLM model: its model_type is 'llama'" in err and "Traceback" not in err
     assert not (tmp_path / "emb").exists() or not list((tmp_path / "emb").iterdir())
+
+
+def test_your_own_data_from_a_click_log_to_recommendations(tmp_path, capsys):
+    """The README's "Your own data" sequence: prepare custom -> train -> evaluate -> encode/index -> recommend."""
+    notes, clicks = user_notes()
+    notes.to_json(tmp_path / "notes.jsonl", orient="records", lines=True)
+    clicks.to_csv(tmp_path / "clicks.csv", index=False)
+    data = tmp_path / "set"
+    prepare = ["data", "prepare", "custom", "--notes", str(tmp_path / "notes.jsonl"), "--clicks"]
+    assert main([*prepare, str(tmp_path / "clicks.csv"), "--out", str(data), "--lower", "0"]) == 0
+    assert "time split" in capsys.readouterr().out
+    tokenizer = build_tokenizer()
+    tiny_backbone("llama", len(tokenizer)).save_pretrained(tmp_path / "backbone")
+    tokenizer.save_pretrained(tmp_path / "backbone")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"model_name_or_path: {tmp_path / 'backbone'}\nbenchmark: {data}\noutput_dir: {tmp_path / 'run'}\n"
+        "dtype: float32\nembedding_dim: 8\nmax_steps: 2\nper_device_train_batch_size: 4\nuse_cpu: true\n"
+        "report_to: none\nsave_strategy: 'no'\neval_strategy: 'no'\n"
+    )
+    assert main(["train", "--config", str(config), "--learning_rate", "1e-3"]) == 0
+    model = tmp_path / "run" / "model"
+    report = tmp_path / "evaluation"
+    evaluate = ["evaluate", "--model", str(model), "--data", str(data), "--baselines", "popularity,minilm"]
+    assert main([*evaluate, "--out", str(report), "--generation-notes", "2", "--resamples", "50"]) == 0
+    rows = set(json.loads((report / "results.json").read_text())["results"])
+    assert rows == {"NoteLLM", "popularity", "minilm"}
+    assert (
+        main(
+            ["encode", "--model", str(model), "--notes", str(data / "notes.parquet"), "--output", str(tmp_path / "emb")]
+        )
+        == 0
+    )
+    assert main(["index", str(tmp_path / "emb"), str(tmp_path / "index")]) == 0
+    capsys.readouterr()
+    recommend = ["recommend", "--index", str(tmp_path / "index"), "--note-id", "n05", "--catalog", str(data)]
+    assert main([*recommend, "--model", str(model), "-k", "3", "--generate", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (
+        record["note_id"] == "n05"
+        and len(record["related"]) == 3
+        and "n05" not in {h["note_id"] for h in record["related"]}
+    )
+    assert record["related"][0]["title"].startswith("note ") and "category" in record
+    assert main(["recommend", "--index", str(tmp_path / "index"), "--note-id", "missing"]) == 2
+    assert "note 'missing' is not in the index" in capsys.readouterr().err

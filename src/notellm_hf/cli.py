@@ -11,15 +11,18 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from .data.pairs import CooccurrenceArguments, pairs_from_click_log
-from .data.sets import PREPARERS
+from .data.sets import PREPARERS, prepare_custom
 from .evaluation.baselines import BASELINES
 from .evaluation.benchmark import evaluate_benchmark
 from .evaluation.report import markdown_table
+from .explorer import BASELINE_ENCODERS, explore
 from .generation import generate_for_notes
 from .hub.export import export_model
 from .hub.push import push_to_hub
 from .retrieval.encoding import encode_note_table
 from .retrieval.index import NoteIndex
+from .retrieval.recommend import recommend
+from .training.recipe import parse_recipe_args, train
 
 
 def _encode(args: argparse.Namespace) -> None:
@@ -49,15 +52,63 @@ def _generate(args: argparse.Namespace) -> None:
         print(json.dumps(record, ensure_ascii=False))
 
 
+def _recommend(args: argparse.Namespace) -> None:
+    records = recommend(
+        args.index,
+        note_ids=args.note_id,
+        new_notes=args.notes,
+        model=args.model,
+        catalog=args.catalog,
+        k=args.k,
+        generate=args.generate,
+    )
+    for record in records:
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+            continue
+        print(f"{record['note_id']}:")
+        if args.generate:
+            print(f"  generated category: {record['category']}; hashtags: {', '.join(record['hashtags'])}")
+        for rank, hit in enumerate(record["related"], start=1):
+            print(f"  {rank:>3}. {hit['note_id']}  {hit['score']:.3f}  {hit['title']}")
+
+
+def _explore(args: argparse.Namespace) -> None:
+    explore(args.model, args.data, args.index, args.baseline, host=args.host, port=args.port, k=args.k)
+
+
+def _cooccurrence_arguments(args: argparse.Namespace) -> CooccurrenceArguments:
+    return CooccurrenceArguments(**{f.name: getattr(args, f.name) for f in fields(CooccurrenceArguments)})
+
+
 def _pairs(args: argparse.Namespace) -> None:
-    thresholds = CooccurrenceArguments(**{f.name: getattr(args, f.name) for f in fields(CooccurrenceArguments)})
-    pairs = pairs_from_click_log(args.clicks, args.output, thresholds, progress=True)
+    pairs = pairs_from_click_log(args.clicks, args.output, _cooccurrence_arguments(args), progress=True)
     print(f"wrote {len(pairs):,} pairs over {pairs.note_id_a.nunique():,} notes to {args.output}")
 
 
-def _prepare(args: argparse.Namespace) -> None:
-    stats = PREPARERS[args.name](args.out)
+def _print_set_statistics(stats: dict) -> None:
     print(json.dumps({split: stats[split] for split in ("train", "test")}, indent=2))
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    _print_set_statistics(PREPARERS[args.name](args.out))
+
+
+def _prepare_custom(args: argparse.Namespace) -> None:
+    stats = prepare_custom(
+        args.notes,
+        args.clicks,
+        args.out,
+        split=args.split,
+        test_fraction=args.test_fraction,
+        pairs=_cooccurrence_arguments(args),
+    )
+    _print_set_statistics(stats)
+    print(f"{args.out}: {stats['split']['rule'].split(':')[0]} split; train with `benchmark: {args.out}`")
+
+
+def _train(args: argparse.Namespace) -> None:
+    train(*parse_recipe_args(args.recipe_args))
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -157,6 +208,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cooccurrence_flags(pairs)
     pairs.set_defaults(run=_pairs)
 
+    recommend_command = commands.add_parser(
+        "recommend", help="related notes for indexed notes (--note-id) or for new notes (--notes: cold start)"
+    )
+    recommend_command.add_argument("--index", required=True, help="index folder (notellm index, or the demo's)")
+    recommend_command.add_argument("--note-id", action="append", default=[], help="an indexed note (repeatable)")
+    recommend_command.add_argument("--notes", help="note table of new notes to embed and search for")
+    recommend_command.add_argument("--model", help="the NoteLLM that built the index (for --notes and --generate)")
+    recommend_command.add_argument("--catalog", help="note table or prepared set folder: titles of the results")
+    recommend_command.add_argument("-k", type=int, default=10, help="related notes per query")
+    recommend_command.add_argument("--generate", action="store_true", help="also the generated hashtags/category")
+    recommend_command.add_argument("--json", action="store_true", help="one JSON record per query")
+    recommend_command.set_defaults(run=_recommend)
+
+    explore_command = commands.add_parser("explore", help="a local page to browse a model's recommendations")
+    explore_command.add_argument("--model", required=True, help="NoteLLM folder or Hub id")
+    explore_command.add_argument("--data", required=True, help="a prepared set (notellm data prepare)")
+    explore_command.add_argument("--index", help="index of the pool (default: embed the set's test pool now)")
+    explore_command.add_argument("--baseline", choices=sorted(BASELINE_ENCODERS), help="a second column to compare")
+    explore_command.add_argument("--host", default="127.0.0.1")
+    explore_command.add_argument("--port", type=int, default=7860)
+    explore_command.add_argument("-k", type=int, default=10, help="related notes shown")
+    explore_command.set_defaults(run=_explore)
+
     evaluate = commands.add_parser("evaluate", help="recall, exposure buckets and generation metrics on a test pool")
     evaluate.add_argument("--model", action="append", default=[], help="NoteLLM folder or Hub id (NAME=PATH names it)")
     evaluate.add_argument("--data", required=True, help="a prepared benchmark set (notellm data prepare)")
@@ -193,14 +267,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="benchmark data sets").add_subparsers(dest="data_command", required=True)
     prepare = data.add_parser("prepare", help="build a benchmark set (notes, split, pairs, stats.json)")
-    prepare.add_argument("name", choices=sorted(PREPARERS))
-    prepare.add_argument("--out", help="output folder (default: <cache>/datasets/<name>)")
-    prepare.set_defaults(run=_prepare)
+    sets = prepare.add_subparsers(dest="name", required=True)
+    for name in sorted(PREPARERS):
+        built_in = sets.add_parser(name, help=f"the built-in {name} set")
+        built_in.add_argument("--out", help="output folder (default: <cache>/datasets/<name>)")
+        built_in.set_defaults(run=_prepare)
+    custom = sets.add_parser("custom", help="your own notes and click log, split the paper's way")
+    custom.add_argument("--notes", required=True, help="note table: note_id plus title/content/hashtags/category")
+    custom.add_argument("--clicks", required=True, help="click log: user_id, note_id[, timestamp]")
+    custom.add_argument("--out", required=True, help="output folder")
+    custom.add_argument(
+        "--split",
+        choices=["auto", "time", "hash"],
+        default="auto",
+        help="time: the notes first clicked last form the test pool; hash: a stable hash of the note id; "
+        "auto: time when the clicks carry usable timestamps",
+    )
+    custom.add_argument("--test-fraction", type=float, default=0.3, help="share of the notes in the test pool")
+    _add_cooccurrence_flags(custom)
+    custom.set_defaults(run=_prepare_custom)
+
+    train_command = commands.add_parser(
+        "train",
+        help="train NoteLLM from a recipe: --config YAML plus any of its keys as flags (as recipes/train.py)",
+        add_help=False,
+    )
+    train_command.set_defaults(run=_train)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "train":  # the recipe's own parser reads (and explains, with --help) the rest
+        args.recipe_args = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         args.run(args)
     except (ValueError, FileNotFoundError, RuntimeError) as error:

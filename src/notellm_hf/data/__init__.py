@@ -4,14 +4,14 @@ from .benchmark_set import (
     BenchmarkSet,
     dev_benchmark_set,
     load_benchmark_set,
-    stable_split,
     subsample_benchmark_set,
     write_benchmark_set,
 )
 from .notes import NOTE_FEATURES, load_notes, notes_by_id
 from .pairs import CooccurrenceArguments, build_cooccurrence_pairs, load_pairs, write_pairs
-from .sets import PREPARERS, prepare_debian, prepare_movielens_tmdb
+from .sets import PREPARERS, prepare_custom, prepare_debian, prepare_movielens_tmdb
 from .sources import cache_dir
+from .splits import split_behaviour, stable_split, time_split
 
 __all__ = [
     "NOTE_FEATURES",
@@ -25,10 +25,13 @@ __all__ = [
     "load_notes",
     "load_pairs",
     "notes_by_id",
+    "prepare_custom",
     "prepare_debian",
     "prepare_movielens_tmdb",
+    "split_behaviour",
     "stable_split",
     "subsample_benchmark_set",
+    "time_split",
     "write_benchmark_set",
     "write_pairs",
 ]

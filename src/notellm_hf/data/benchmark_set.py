@@ -11,7 +11,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pandas as pd
 from .io import atomic_path
 from .notes import load_notes
 from .pairs import load_pairs
+from .splits import stable_split
 
 
 @dataclass
@@ -39,13 +39,6 @@ class BenchmarkSet:
     def categories(self) -> list[str]:
         """The set's closed category list (sorted), which constrained category decoding chooses from."""
         return sorted({category for category in self.notes["category"] if category})
-
-
-def stable_split(note_ids: pd.Series, test_fraction: float, salt: str = "") -> pd.Series:
-    """Deterministic split by a hash of ``salt`` + id: a note stays in its split across snapshots of the data, and
-    another ``salt`` draws an independent split."""
-    bucket = note_ids.map(lambda i: int.from_bytes(hashlib.sha256((salt + i).encode()).digest()[:8], "big") % 10_000)
-    return pd.Series(["test" if b < test_fraction * 10_000 else "train" for b in bucket], index=note_ids.to_numpy())
 
 
 def split_statistics(notes: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 from datasets import Dataset
+from tqdm.auto import tqdm
 
 from ..backbones import load_backbone
 from ..data.benchmark_set import BenchmarkSet
@@ -55,7 +56,10 @@ def minilm_path() -> str:
 
 def sentence_transformer_embeddings(model: Any, notes: Sequence[Note], batch_size: int = 64) -> np.ndarray:
     texts = [note_text(note) for note in notes]
-    return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    progress = len(texts) > 4 * batch_size  # a bar for anything longer than a few batches
+    return model.encode(
+        texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
+    )
 
 
 def finetune_sentence_transformer(
@@ -118,7 +122,8 @@ class LastTokenEncoder:
         ]
         result = np.empty((len(sequences), self.model.config.hidden_size), dtype=np.float32)
         decoder = self.model.get_decoder()
-        for index in length_sorted_batches(sequences, batch_size):
+        batches = list(length_sorted_batches(sequences, batch_size))
+        for index in tqdm(batches, desc="Encoding notes (zero-shot LM)", disable=len(batches) < 4):
             # Left padding puts every row's last token at the end; padded positions are masked, so id 0 will do
             # (a tokenizer's own pad id may lie outside a backbone's vocabulary).
             batch = padded_batch([sequences[i] for i in index], 0, side="left")

@@ -88,6 +88,12 @@ def evaluate_benchmark(
         embeddings = np.load(saved)
         return embeddings if len(embeddings) == len(notes) else None
 
+    rows = [*models, *baselines]
+    print(
+        f"evaluating {', '.join(rows)} on a pool of {len(notes):,} notes ({len(pairs):,} test pairs) on {device}; "
+        f"generation on {len(sample)} notes per model. Each encoder shows a progress bar with its time left.",
+        flush=True,
+    )
     results: dict[str, dict[str, Any]] = {}
     for name, path in models.items():
         model, tokenizer = load_notellm(path)

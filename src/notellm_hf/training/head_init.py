@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
+from ..models.notellm.processing_notellm import Note
 from .lora import unwrap_peft
 
 
@@ -25,14 +27,20 @@ def readout_states(model: Any, tokenizer: Any, notes: Sequence[Any], batch_size:
     hook = notellm.embedding_head.register_forward_hook(lambda _, inputs, __: captured.append(inputs[0].float().cpu()))
     was_training = notellm.training
     notellm.eval()
+    # Notes of similar prompt length share a batch, so little padding is run.
+    prompt = notellm.note_prompt
+    order = sorted(range(len(notes)), key=lambda i: len(prompt.embedding_input_ids(tokenizer, Note.from_any(notes[i]))))
     try:
-        for start in range(0, len(notes), batch_size):
-            batch = notellm.tokenize_notes(tokenizer, notes[start : start + batch_size])
+        starts = range(0, len(notes), batch_size)
+        for start in tqdm(starts, desc="Read-out states for the head", disable=len(starts) < 4):
+            batch = notellm.tokenize_notes(tokenizer, [notes[i] for i in order[start : start + batch_size]])
             notellm(**{key: value.to(notellm.device) for key, value in batch.items()})
     finally:
         hook.remove()
         notellm.train(was_training)
-    return torch.cat(captured)
+    states = torch.empty_like(torch.cat(captured))
+    states[torch.tensor(order)] = torch.cat(captured)
+    return states
 
 
 def principal_head(states: torch.Tensor, dim: int, whiten: bool = True) -> torch.Tensor:

@@ -69,6 +69,19 @@ def train(
         raise ValueError("use_peft (LoRA) and trainable_layers (partial fine-tuning) are alternatives: pick one")
     set_seed(training_args.seed)
     notes, train_pairs, eval_pairs = data_args.load(pairs_args, training_args.seed)
+    if training_args.process_index == 0:
+        steps = (
+            f"{training_args.max_steps} steps"
+            if training_args.max_steps > 0
+            else f"{training_args.num_train_epochs} epochs"
+        )
+        print(
+            f"training NoteLLM from {model_args.model_name_or_path} on {len(train_pairs):,} pairs: {steps} of "
+            f"{training_args.per_device_train_batch_size} pairs per device, "
+            f"{'bf16' if training_args.bf16 else 'fp16' if training_args.fp16 else 'fp32'}, head "
+            f"{notellm_args.embedding_head_init}; the progress bar shows the time left",
+            flush=True,
+        )
     dtype = None if model_args.dtype in (None, "auto") else model_args.dtype
     model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(
         resolve_backbone(model_args.model_name_or_path), dtype=dtype, **notellm_args.config_kwargs()

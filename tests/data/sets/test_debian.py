@@ -1,7 +1,3 @@
-import pandas as pd
-import pytest
-
-from notellm_hf.data.benchmark_set import stable_split
 from notellm_hf.data.sets.debian import build_debian, debian_notes, depended_on, long_description
 
 PACKAGES = """Package: gimp
@@ -88,10 +84,3 @@ def test_pairs_drop_same_source_and_respect_the_split():
     assert ("gimp", "gimp-data") not in pairs and ("gimp-data", "gimp") not in pairs
     assert meta["relations"]["pairs_between_same_source_packages"] == 2
     assert test.empty and set(split) == {"train"}
-
-
-def test_stable_split_is_deterministic_and_near_the_fraction():
-    ids = pd.Series([f"package-{i}" for i in range(5000)])
-    first, second = stable_split(ids, 0.3), stable_split(ids[::-1], 0.3)
-    assert (first == second[first.index]).all()
-    assert (first == "test").mean() == pytest.approx(0.3, abs=0.03)

@@ -18,9 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..benchmark_set import stable_split, write_benchmark_set
+from ..benchmark_set import write_benchmark_set
 from ..pairs import build_cooccurrence_pairs
 from ..sources import cache_dir
+from ..splits import stable_split
 
 APT_HELPER = "/usr/lib/apt/apt-helper"
 

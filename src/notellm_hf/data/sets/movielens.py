@@ -10,7 +10,6 @@ genre; exposure = number of ratings. Related pairs are co-ratings, in time order
 from __future__ import annotations
 
 import json
-import math
 import tarfile
 import zipfile
 from pathlib import Path
@@ -19,8 +18,9 @@ from typing import Any
 import pandas as pd
 
 from ..benchmark_set import write_benchmark_set
-from ..pairs import build_cooccurrence_pairs
+from ..pairs import CooccurrenceArguments
 from ..sources import cache_dir, fetch_package_file
+from ..splits import split_behaviour
 
 MOVIELENS_SOURCE = ("lenskit", "lenskit-2025.8.1.tar.gz", "lenskit-2025.8.1/data/ml-latest-small/")
 TMDB_SOURCE = (
@@ -85,15 +85,6 @@ def movielens_tmdb_notes(
     return notes, clicks, counts
 
 
-def time_split(clicks: pd.DataFrame, test_fraction: float) -> tuple[pd.Series, int]:
-    """Notes whose first interaction is latest form the test pool: (note_id -> split, cut-off time)."""
-    first = clicks.groupby("note_id").timestamp.min().reset_index().sort_values(["timestamp", "note_id"])
-    n_test = math.ceil(len(first) * test_fraction)
-    split = pd.Series("train", index=first.note_id.to_numpy())
-    split.iloc[len(first) - n_test :] = "test"
-    return split, int(first.timestamp.iloc[len(first) - n_test])
-
-
 def build_movielens_tmdb(
     ratings: pd.DataFrame,
     links: pd.DataFrame,
@@ -106,12 +97,8 @@ def build_movielens_tmdb(
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Notes, split, train pairs (behaviour before the cut-off) and test pairs (test pool, after it)."""
     notes, clicks, counts = movielens_tmdb_notes(ratings, links, tmdb)
-    split, cutoff = time_split(clicks, test_fraction)
-    thresholds = {"lower": lower, "upper": upper, "top_t": top_t, "ordered": True}
-    train_pairs = build_cooccurrence_pairs(clicks[clicks.timestamp < cutoff], **thresholds)
-    test_notes = set(split.index[split == "test"])
-    test_clicks = clicks[(clicks.timestamp >= cutoff) & clicks.note_id.isin(test_notes)]
-    test_pairs = build_cooccurrence_pairs(test_clicks, **thresholds)
+    thresholds = CooccurrenceArguments(pairs_upper=upper, pairs_lower=lower, pairs_top_t=top_t, pairs_ordered=True)
+    behaviour = split_behaviour(notes.note_id, clicks, "time", test_fraction, thresholds)
     meta = {
         "name": "movielens-tmdb",
         "sources": {
@@ -119,15 +106,10 @@ def build_movielens_tmdb(
             "tmdb": f"{TMDB_SOURCE[1]} (package index), {TMDB_SOURCE[2]}",
         },
         "licence": "MovieLens: GroupLens research terms (cite Harper & Konstan 2015); TMDB CSV: no licence file",
-        "split": {
-            "rule": "notes whose first rating is latest form the test pool; train pairs from ratings before the "
-            "cut-off, test pairs from ratings at or after it among test-pool notes",
-            "test_fraction": test_fraction,
-            "cutoff_timestamp": cutoff,
-        },
-        "thresholds": thresholds,
+        "split": behaviour.meta,
         "join": counts,
     }
+    split, train_pairs, test_pairs = behaviour.split, behaviour.train_pairs, behaviour.test_pairs
     return notes, split, train_pairs, test_pairs, meta
 
 

@@ -1,0 +1,166 @@
+"""[`Recommender`]: an encoder, the index of a pool and the pool's notes, answering the two questions of I2I
+recommendation: which notes relate to an indexed note, and to a new one (cold start: embed, then search). With a
+NoteLLM it also tells a note's generated hashtags and category. `notellm recommend` and `notellm explore` (and its
+baseline column, with a Sentence-Transformers encoder) are this class.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.benchmark_set import load_benchmark_set
+from ..data.notes import read_notes
+from ..models.notellm.processing_notellm import Note
+from .index import NoteIndex
+
+logger = logging.getLogger(__name__)
+Encoder = Callable[[Sequence[Note]], np.ndarray]
+
+
+def read_catalog(source: str | Path) -> list[Note]:
+    """The notes a pool holds: a prepared benchmark set folder (all its notes) or any note table."""
+    path = Path(source)
+    if path.is_dir():
+        return [Note.from_any(row) for row in load_benchmark_set(path).notes]
+    return read_notes(path)
+
+
+def pool_index(encode: Encoder, pool: Sequence[Note], name: str = "NoteLLM") -> NoteIndex:
+    """An exact index of ``pool`` embedded with ``encode`` now (logged: it can take minutes on a CPU)."""
+    if not pool:
+        raise ValueError("no index and no notes to build one from: give an index or a catalog")
+    start = time.time()
+    logger.warning("embedding %d notes with %s to build the index (no saved index given)", len(pool), name)
+    index = NoteIndex(encode(list(pool)), [note.note_id for note in pool])
+    logger.warning("indexed %d notes in %.0f s", len(index), time.time() - start)
+    return index
+
+
+@dataclass
+class Related:
+    note_id: str
+    score: float
+    title: str  # "" when the catalog does not hold the note
+
+
+class Recommender:
+    """Args:
+    index: the pool's embeddings ([`NoteIndex`]).
+    encode: notes -> (n, d) L2-normalised embeddings in the index's space (for new notes; None: indexed notes only).
+    catalog: the pool's notes by id (titles, and the text of indexed notes for generation).
+    model / tokenizer: the NoteLLM behind ``encode``, for generated hashtags and categories.
+    """
+
+    def __init__(
+        self,
+        index: NoteIndex,
+        encode: Encoder | None,
+        catalog: Sequence[Note] = (),
+        model: Any = None,
+        tokenizer: Any = None,
+        name: str = "NoteLLM",
+    ) -> None:
+        self.index, self.encode, self.model, self.tokenizer, self.name = index, encode, model, tokenizer, name
+        self.catalog = {note.note_id: note for note in catalog}
+        self.categories = sorted({note.category for note in catalog if note.category}) or None
+
+    @classmethod
+    def from_notellm(
+        cls,
+        model: str | Path,
+        catalog: Sequence[Note] = (),
+        index: str | Path | NoteIndex | None = None,
+        pool: Sequence[Note] | None = None,
+    ) -> Recommender:
+        """A NoteLLM folder (or Hub id) with a saved index, or with none: then ``pool`` (default: the catalog) is
+        embedded now."""
+        from ..backbones import load_notellm
+
+        notellm, tokenizer = load_notellm(model)
+        notellm.eval()
+
+        def encode(notes: Sequence[Note]) -> np.ndarray:
+            progress = len(notes) > 64
+            return notellm.encode_notes(tokenizer, notes, batch_size=16, show_progress_bar=progress).numpy()
+
+        if not isinstance(index, NoteIndex):
+            index = (
+                NoteIndex.load(index) if index is not None else pool_index(encode, catalog if pool is None else pool)
+            )
+        return cls(index, encode, catalog, notellm, tokenizer)
+
+    def note(self, note_id: str) -> Note:
+        try:
+            return self.catalog[str(note_id)]
+        except KeyError:
+            raise ValueError(f"note {note_id!r} is not in the catalog") from None
+
+    def _related(self, hits: Sequence[tuple[str, float]]) -> list[Related]:
+        return [
+            Related(note_id, score, self.catalog[note_id].title if note_id in self.catalog else "")
+            for note_id, score in hits
+        ]
+
+    def related(self, note_id: str, k: int = 10) -> list[Related]:
+        """The k notes most related to an indexed note (never the note itself; fewer when the pool is smaller)."""
+        return self._related(self.index.recommend(str(note_id), min(k, len(self.index) - 1)))
+
+    def related_to_new(self, notes: Sequence[Note], k: int = 10) -> list[list[Related]]:
+        """Cold start: the k indexed notes most related to each new note (a note already indexed under the same id
+        is left out of its own list)."""
+        if not notes:
+            return []
+        if self.encode is None:
+            raise ValueError("new notes need the encoder that built the index (--model)")
+        scores, ids = self.index.search(self.encode(list(notes)), min(k + 1, len(self.index)))
+        results = []
+        for note, row_ids, row_scores in zip(notes, ids, scores, strict=True):
+            hits = [(i, float(s)) for i, s in zip(row_ids, row_scores, strict=False) if i != note.note_id]
+            results.append(self._related(hits[:k]))
+        return results
+
+    def describe(self, notes: Sequence[Note], num_hashtags: int = 3) -> list[dict[str, Any]]:
+        """Each note's generated hashtags and category (the category constrained to the catalog's categories)."""
+        if self.model is None:
+            raise ValueError("this recommender has no NoteLLM to generate with")
+        hashtags = self.model.generate_hashtags(self.tokenizer, notes, num_hashtags=num_hashtags)
+        categories = self.model.generate_category(self.tokenizer, notes, categories=self.categories)
+        return [{"hashtags": tags, "category": category} for tags, category in zip(hashtags, categories, strict=True)]
+
+
+def recommend(
+    index: str | Path,
+    note_ids: Sequence[str] = (),
+    new_notes: str | Path | None = None,
+    model: str | Path | None = None,
+    catalog: str | Path | None = None,
+    k: int = 10,
+    generate: bool = False,
+) -> list[dict[str, Any]]:
+    """`notellm recommend`: one record per query (indexed notes by id, then the notes of a new-note table) with its
+    k related notes and, with ``generate``, its generated hashtags and category."""
+    if not note_ids and new_notes is None:
+        raise ValueError("nothing to recommend for: give note ids and/or a table of new notes")
+    if model is None and (new_notes is not None or generate):
+        raise ValueError("new notes and generation need --model (the NoteLLM that built the index)")
+    notes = read_catalog(catalog) if catalog else []
+    if model is None:
+        recommender = Recommender(NoteIndex.load(index), encode=None, catalog=notes)
+    else:
+        recommender = Recommender.from_notellm(model, notes, index)
+    fresh = read_notes(new_notes) if new_notes is not None else []
+    queries = [recommender.note(i) for i in note_ids] + fresh if generate else []  # named error before any work
+    records = [{"note_id": str(i), "related": [vars(hit) for hit in recommender.related(i, k)]} for i in note_ids]
+    for note, hits in zip(fresh, recommender.related_to_new(fresh, k), strict=True):
+        records.append({"note_id": note.note_id, "related": [vars(hit) for hit in hits]})
+    if generate:
+        for record, generated in zip(records, recommender.describe(queries), strict=True):
+            record.update(generated)
+    return records
