@@ -9,6 +9,7 @@ from conftest import (
     REPO_ROOT,
     TOY_NOTES,
     build_tokenizer,
+    free_port,
     read_shards,
     saved_model,
     tiny_backbone,
@@ -172,3 +173,30 @@ def test_your_own_data_from_a_click_log_to_recommendations(tmp_path, capsys):
     assert record["related"][0]["title"].startswith("note ") and "category" in record
     assert main(["recommend", "--index", str(tmp_path / "index"), "--note-id", "missing"]) == 2
     assert "note 'missing' is not in the index" in capsys.readouterr().err
+
+
+def test_explore_serves_the_page_until_stopped(tmp_path, model_dir):
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    folder = model_dir[0]
+    data = toy_benchmark_set(tmp_path / "set")
+    port = free_port()
+    command = [sys.executable, "-m", "notellm_hf.cli", "explore", "--model", str(folder), "--data", str(data)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen([*command, "--port", str(port), "-k", "2"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, page = time.time() + 120, None
+        while page is None and time.time() < deadline and server.poll() is None:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+            except OSError:
+                time.sleep(1)
+        assert page is not None, server.stderr.read() if server.poll() is not None else "no answer in 120 s"
+        assert '"title":"NoteLLM explorer"' in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

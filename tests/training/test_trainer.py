@@ -241,3 +241,15 @@ def test_auto_bf16_follows_the_cpu(tmp_path, monkeypatch, native):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
     assert tiny_training_args(tmp_path, auto_bf16=True).bf16 is native
     assert tiny_training_args(tmp_path, auto_bf16=False).bf16 is False
+
+
+@pytest.mark.parametrize(("budget", "steps"), [(0.0, 1), (3600.0, 4)])
+def test_a_wall_time_budget_stops_training_after_the_step_that_spends_it(tmp_path, budget, steps):
+    trainer = tiny_trainer(tmp_path, max_steps=4, max_train_seconds=budget)
+    trainer.train()
+    assert trainer.state.global_step == steps
+
+
+def test_a_negative_time_budget_is_a_named_error(tmp_path):
+    with pytest.raises(ValueError, match="max_train_seconds must be >= 0"):
+        tiny_training_args(tmp_path, max_train_seconds=-1)

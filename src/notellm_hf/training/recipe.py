@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -131,7 +132,9 @@ def train(
         evaluator=evaluator,
         callbacks=callbacks,
     )
+    started = time.time()
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_seconds = time.time() - started
     if trainer.is_world_process_zero():
         final = model.merge_and_unload() if model_args.use_peft else model
         out = Path(training_args.output_dir) / "model"
@@ -140,6 +143,8 @@ def train(
         info = {
             "world_size": training_args.world_size,
             "max_steps": training_args.max_steps,
+            "steps_done": trainer.state.global_step,
+            "train_seconds": round(train_seconds, 1),
             "train_pairs": len(train_pairs),
             "eval_pairs": 0 if eval_pairs is None else len(eval_pairs),
             "model_args": {

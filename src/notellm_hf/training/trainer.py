@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,26 @@ class _CollatorEpoch(TrainerCallback):
 
     def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.collator.epoch = int(state.epoch or 0)
+
+
+class _TrainingTimeBudget(TrainerCallback):
+    """Stops training after ``max_train_seconds`` of steps (counted from the first step, so data loading and model
+    setup do not count): a fixed wall-time budget, in which a faster machine or precision takes more steps. Every
+    process stops at the same step (the decision is shared, so no process waits on a collective the others left)."""
+
+    def __init__(self, trainer: NoteLLMTrainer, seconds: float) -> None:
+        self.trainer, self.seconds, self.started = trainer, seconds, None
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        over = torch.tensor([float(time.monotonic() - self.started >= self.seconds)], device=args.device)
+        if self.trainer.accelerator.num_processes > 1:
+            over = self.trainer.accelerator.reduce(over, reduction="sum")
+        if over.item() > 0:
+            control.should_training_stop = True
 
 
 class NoteLLMTrainer(Trainer):
@@ -77,6 +98,8 @@ class NoteLLMTrainer(Trainer):
         self.evaluator = evaluator
         if hasattr(self.data_collator, "epoch"):
             self.add_callback(_CollatorEpoch(self.data_collator))
+        if args.max_train_seconds is not None:
+            self.add_callback(_TrainingTimeBudget(self, args.max_train_seconds))
         self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
 
     def evaluation_loop(

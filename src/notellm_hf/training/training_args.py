@@ -63,6 +63,13 @@ class NoteLLMTrainingArguments(TrainingArguments):
             "AMX or avx512_bf16) and fp32 elsewhere; overrides bf16."
         },
     )
+    max_train_seconds: float | None = field(
+        default=None,
+        metadata={
+            "help": "Stop after this many seconds of training steps even before max_steps: a wall-time budget, "
+            "in which a CPU with native bf16 takes more steps than one without (run_info.json records the steps)."
+        },
+    )
     # The collator needs the raw note columns; contrastive batches must be equal across processes.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep note columns for the collator."})
     dataloader_drop_last: bool = field(default=True, metadata={"help": "Drop the last incomplete batch."})
@@ -82,6 +89,8 @@ class NoteLLMTrainingArguments(TrainingArguments):
         for name in ("tau_lr_multiplier", "head_lr_multiplier"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.max_train_seconds is not None and self.max_train_seconds < 0:
+            raise ValueError(f"max_train_seconds must be >= 0, got {self.max_train_seconds}")
         if self.prefix_cache_gb < 0:
             raise ValueError(f"prefix_cache_gb must be >= 0, got {self.prefix_cache_gb}")
         if self.remove_unused_columns:
