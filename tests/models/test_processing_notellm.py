@@ -182,3 +182,5 @@ def test_generated_hashtags_are_distinct_and_never_the_title():
     assert prompt.distinct_hashtags("旅行。今天很好，美食", note, limit=3) == ["旅行", "美食"]
     seen_in_demo = 'GNU a2ps - printing" and "GNU a2ps - printing, printer'
     assert prompt.distinct_hashtags(seen_in_demo, note, limit=3) == ["printer"]
+    # Seen on a set of Python projects: one word looping inside a tag.
+    assert prompt.distinct_hashtags("HTTP HTTP http HTTP, web client client", note, limit=3) == ["HTTP", "web client"]

@@ -156,7 +156,9 @@ class NoteLLMTrainer(Trainer):
     def _forward(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> Any:
         if self.prefix_cache is None:
             return model(**inputs)
-        with self.prefix_cache.applied(inputs["input_ids"], inputs.get("attention_mask")):
+        # The frozen layers run outside the model's forward, so they need the run's autocast (bf16 where chosen)
+        # themselves: left in fp32 they took 2.3 of 4.0 s per step on an AMX CPU.
+        with self.accelerator.autocast(), self.prefix_cache.applied(inputs["input_ids"], inputs.get("attention_mask")):
             return model(**inputs)
 
     def compute_loss(

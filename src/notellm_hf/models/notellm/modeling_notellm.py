@@ -15,7 +15,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationMixin, PreTrainedModel
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationMixin,
+    LogitsProcessor,
+    LogitsProcessorList,
+    PreTrainedModel,
+)
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
@@ -262,6 +269,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         max_new_tokens: int,
         batch_size: int,
         constraint: _CategoryTrie | None = None,
+        no_repeated_bigrams: bool = False,
     ) -> list[str]:
         texts: list[str] = []
         for start in range(0, len(prompts), batch_size):
@@ -278,6 +286,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
                 prefix_allowed_tokens_fn=allowed,
+                logits_processor=LogitsProcessorList([_NoRepeatedOutputBigram(width)] if no_repeated_bigrams else []),
             )
             texts += tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
         return [text.strip() for text in texts]
@@ -298,7 +307,9 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             prompt.tokenize(tokenizer, note, "hashtag", num_hashtags=num_hashtags, with_output=False).input_ids
             for note in notes
         ]
-        texts = self._generate_outputs(tokenizer, prompts, max_new_tokens or prompt.output_max_tokens, batch_size)
+        # No bigram twice in the output: greedy decoding of a small model otherwise loops ("HTTP HTTP HTTP ...").
+        max_new_tokens = max_new_tokens or prompt.output_max_tokens
+        texts = self._generate_outputs(tokenizer, prompts, max_new_tokens, batch_size, no_repeated_bigrams=True)
         return [prompt.distinct_hashtags(text, note, num_hashtags) for text, note in zip(texts, notes, strict=True)]
 
     def generate_category(
@@ -321,6 +332,21 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         return self._generate_outputs(
             tokenizer, prompts, max_new_tokens or prompt.output_max_tokens, batch_size, constraint
         )
+
+
+class _NoRepeatedOutputBigram(LogitsProcessor):
+    """Forbids a token that would repeat a bigram of the generated output (tokens from ``start`` on). Unlike
+    ``no_repeat_ngram_size`` it ignores the prompt, so a tag may still quote a phrase of the note."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for row, output in enumerate(input_ids[:, self.start :].tolist()):
+            banned = [after for before, after in zip(output[:-1], output[1:], strict=True) if before == output[-1]]
+            if banned:
+                scores[row, banned] = -float("inf")
+        return scores
 
 
 class _CategoryTrie:

@@ -298,7 +298,8 @@ class NoteCompressionPrompt:
     def distinct_hashtags(self, text: str, note: Note, limit: int) -> list[str]:
         """The generated topics a user should see, at most ``limit``: each cut at a sentence end (a tag is not a
         sentence: a small model runs on into "... The 3 topics are:"), stripped of quotes and end punctuation, in
-        order, each once (ignoring case, spacing and punctuation), none holding a copy of the note's title."""
+        order, each once (ignoring case, spacing and punctuation), none holding a copy of the note's title; a word
+        repeated back to back inside a tag ("HTTP HTTP") is kept once."""
 
         def key(value: str) -> str:
             return " ".join(value.lower().strip(_TAG_PUNCTUATION).split())
@@ -306,7 +307,9 @@ class NoteCompressionPrompt:
         title = key(note.title)
         seen, tags = set(), []
         for part in self.split_hashtags(text):
-            tag = _SENTENCE_END.split(part, maxsplit=1)[0].strip().strip(_TAG_PUNCTUATION).strip()
+            words = _SENTENCE_END.split(part, maxsplit=1)[0].split()
+            words = [w for i, w in enumerate(words) if i == 0 or w.lower() != words[i - 1].lower()]
+            tag = " ".join(words).strip(_TAG_PUNCTUATION).strip()
             if tag and key(tag) not in seen and not (title and title in key(tag)):
                 seen.add(key(tag))
                 tags.append(tag)
