@@ -99,11 +99,12 @@ def main() -> None:
     out = Path(args.out) / args.data
     start = time.time()
     print(
-        f"notellm demo: builds the {SETS[args.data]} set, trains NoteLLM from SmolLM2-135M for {args.steps} steps "
+        f"notellm demo: builds the {SETS[args.data]} set, trains NoteLLM from SmolLM2-135M for up to {args.steps} "
+        "steps within the config's 600 s budget of steps "
         "(top 8 layers, pca head, bf16 where native), evaluates it against popularity, all-MiniLM-L6-v2 and "
         f"SmolLM2 zero-shot on a {args.pool}-note test pool, shows recommendations and generations, and writes "
         f"{out}/report. "
-        "Roughly 11 minutes on 2 CPU cores with native bf16 (AMX / avx512_bf16), about 20 without.",
+        "Roughly 18 minutes on 2 CPU cores with native bf16 (AMX / avx512_bf16), about 25 without (estimated).",
         flush=True,
     )
     from notellm_hf import export_model

@@ -184,3 +184,11 @@ def test_generated_hashtags_are_distinct_and_never_the_title():
     assert prompt.distinct_hashtags(seen_in_demo, note, limit=3) == ["printer"]
     # Seen on a set of Python projects: one word looping inside a tag.
     assert prompt.distinct_hashtags("HTTP HTTP http HTTP, web client client", note, limit=3) == ["HTTP", "web client"]
+    # Seen in the demo of 2026-11-30: numbered lists, empty items, version numbers.
+    assert prompt.distinct_hashtags("1. printing. 2. text to Postscript.", note, limit=3) == [
+        "printing",
+        "text to Postscript",
+    ]
+    assert prompt.distinct_hashtags("1. 2.", note, limit=3) == []
+    assert prompt.distinct_hashtags("1. 2.3.10.", note, limit=3) == []
+    assert prompt.distinct_hashtags("1. 2D graphical game, 3. engine", note, limit=3) == ["2D graphical game", "engine"]

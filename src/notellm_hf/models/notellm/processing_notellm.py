@@ -31,6 +31,8 @@ _CHARS_PER_TOKEN_BOUND = 16
 # Generated tags: where a sentence ends (ASCII and full-width), and what is trimmed from a tag's ends.
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)|[。！？\n]")
 _TAG_PUNCTUATION = " \"'“”‘’「」.,;:!?。，；：！？"
+# "1. printing. 2. text" is a list too: a number with "." or ")" and a space (or the end) marks an item.
+_LIST_MARKER = re.compile(r"(?:^|\s)\d+[.)](?=\s|$)")
 
 
 def truncate_to_tokens(tokenizer: Any, text: str, budget: int) -> str:
@@ -291,15 +293,15 @@ class NoteCompressionPrompt:
         return ids[: ids.index(emb_id) + 1]
 
     def split_hashtags(self, text: str) -> list[str]:
-        """Parses generated topics back into a list (both ASCII and full-width separators)."""
-        parts = text.replace("，", ",").split(",")
+        """Parses generated topics back into a list (ASCII and full-width commas, or numbered list items)."""
+        parts = _LIST_MARKER.sub(",", text).replace("，", ",").split(",")
         return [part.strip() for part in parts if part.strip()]
 
     def distinct_hashtags(self, text: str, note: Note, limit: int) -> list[str]:
         """The generated topics a user should see, at most ``limit``: each cut at a sentence end (a tag is not a
         sentence: a small model runs on into "... The 3 topics are:"), stripped of quotes and end punctuation, in
         order, each once (ignoring case, spacing and punctuation), none holding a copy of the note's title; a word
-        repeated back to back inside a tag ("HTTP HTTP") is kept once."""
+        repeated back to back inside a tag ("HTTP HTTP") is kept once; a tag without a letter ("2.3.10") is dropped."""
 
         def key(value: str) -> str:
             return " ".join(value.lower().strip(_TAG_PUNCTUATION).split())
@@ -310,7 +312,8 @@ class NoteCompressionPrompt:
             words = _SENTENCE_END.split(part, maxsplit=1)[0].split()
             words = [w for i, w in enumerate(words) if i == 0 or w.lower() != words[i - 1].lower()]
             tag = " ".join(words).strip(_TAG_PUNCTUATION).strip()
-            if tag and key(tag) not in seen and not (title and title in key(tag)):
+            wordy = any(character.isalpha() for character in tag)
+            if wordy and key(tag) not in seen and not (title and title in key(tag)):
                 seen.add(key(tag))
                 tags.append(tag)
         return tags[:limit]
