@@ -68,7 +68,8 @@ def _recommend(args: argparse.Namespace) -> None:
             continue
         print(f"{record['note_id']}:")
         if args.generate:
-            print(f"  generated category: {record['category']}; hashtags: {', '.join(record['hashtags'])}")
+            tags = ", ".join(record["hashtags"]) or "-"
+            print(f"  generated category: {record['category'] or '-'}; hashtags: {tags}")
         for rank, hit in enumerate(record["related"], start=1):
             print(f"  {rank:>3}. {hit['note_id']}  {hit['score']:.3f}  {hit['title']}")
 
