@@ -130,7 +130,7 @@ def main() -> None:
         results = evaluate_benchmark(
             data,
             models,
-            baselines=args.baselines.split(","),
+            baselines=[name for name in args.baselines.split(",") if name],
             backbone=backbone,
             out_dir=out / "report",
             generation_notes=args.generation_notes,
