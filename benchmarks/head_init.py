@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import smollm2_notellm
 from sentence_transformers import SentenceTransformer
 
 from notellm_hf.data import PREPARERS, cache_dir, dev_benchmark_set, load_benchmark_set, subsample_benchmark_set
@@ -26,8 +27,6 @@ from notellm_hf.evaluation import compare_to_reference, embedding_scorer, markdo
 from notellm_hf.evaluation.baselines import minilm_path, sentence_transformer_embeddings
 from notellm_hf.models.notellm.processing_notellm import Note
 from notellm_hf.training.head_init import principal_head, readout_states
-
-from common import smollm2_notellm
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"debian": "debian", "movielens": "movielens-tmdb"}

@@ -37,14 +37,31 @@ VARIANTS = {
     "pca head + head lr x10": ["--embedding_head_init", "pca", "--head_lr_multiplier", "10"],
     "pca head + r 0": ["--embedding_head_init", "pca", "--hashtag_ratio", "0"],
     "pca head + content 80 + hard negatives": [
-        "--embedding_head_init", "pca", "--content_max_tokens", "80", "--hard_negatives", "1"
+        "--embedding_head_init",
+        "pca",
+        "--content_max_tokens",
+        "80",
+        "--hard_negatives",
+        "1",
     ],
     # The same wall time on an AMX CPU (~650 s of steps): more plain steps or fewer steps with a mined negative.
     "pca head + content 80 x 180 steps": [
-        "--embedding_head_init", "pca", "--content_max_tokens", "80", "--max_steps", "180"
+        "--embedding_head_init",
+        "pca",
+        "--content_max_tokens",
+        "80",
+        "--max_steps",
+        "180",
     ],
     "pca head + content 80 + hard negatives x 100 steps": [
-        "--embedding_head_init", "pca", "--content_max_tokens", "80", "--hard_negatives", "1", "--max_steps", "100"
+        "--embedding_head_init",
+        "pca",
+        "--content_max_tokens",
+        "80",
+        "--hard_negatives",
+        "1",
+        "--max_steps",
+        "100",
     ],
     "alpha 0.1": ["--alpha", "0.1"],
     "alpha 1": ["--alpha", "1"],

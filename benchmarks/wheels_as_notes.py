@@ -50,8 +50,8 @@ def notes_and_clicks(folders: list[Path], content_words: int = 120) -> tuple[pd.
             "hashtags": keywords[:8],
             "category": topics[0][1] if topics and len(topics[0]) > 1 else "",
         }
-        required = {canonical(re.split(r"[\s;<>=!~\[(]", r.strip(), maxsplit=1)[0]) for r in meta.get_all("Requires-Dist") or []}
-        requirements[project] = required - {project}
+        names = [re.split(r"[\s;<>=!~\[(]", r.strip(), maxsplit=1)[0] for r in meta.get_all("Requires-Dist") or []]
+        requirements[project] = {canonical(name) for name in names} - {project}
     clicks = [(f"requires:{r}", project, 0) for project, required in requirements.items() for r in sorted(required)]
     return pd.DataFrame(list(notes.values())), pd.DataFrame(clicks, columns=["user_id", "note_id", "timestamp"])
 

@@ -90,7 +90,9 @@ def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=sorted(SETS), default="debian")
-    parser.add_argument("--steps", type=int, default=300, help="at most; the config's max_train_seconds may stop sooner")
+    parser.add_argument(
+        "--steps", type=int, default=300, help="at most; the config's max_train_seconds may stop sooner"
+    )
     parser.add_argument("--pool", type=int, default=1500)
     parser.add_argument("--train-pairs", type=int, default=2048)
     parser.add_argument("--generation-notes", type=int, default=16)
