@@ -12,6 +12,7 @@ from dataclasses import fields
 
 from .data.pairs import CooccurrenceArguments, pairs_from_click_log
 from .data.sets import PREPARERS, prepare_custom
+from .data.splits import SPLIT_RULES
 from .evaluation.baselines import BASELINES
 from .evaluation.benchmark import evaluate_benchmark
 from .evaluation.report import markdown_table
@@ -279,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     custom.add_argument("--out", required=True, help="output folder")
     custom.add_argument(
         "--split",
-        choices=["auto", "time", "hash"],
+        choices=["auto", *SPLIT_RULES],
         default="auto",
         help="time: the notes first clicked last form the test pool; hash: a stable hash of the note id; "
         "auto: time when the clicks carry usable timestamps",

@@ -73,7 +73,7 @@ def prepare_custom(
     if not 0 < test_fraction < 1:
         raise ValueError(f"--test-fraction must be in (0, 1), got {test_fraction}")
     if split not in ("auto", *SPLIT_RULES):
-        raise ValueError(f"--split must be auto, time or hash, got {split!r}")
+        raise ValueError(f"--split must be one of {('auto', *SPLIT_RULES)}, got {split!r}")
     thresholds = pairs or CooccurrenceArguments()
     table = load_notes(notes).to_pandas()
     log, timed = read_click_log(clicks)
