@@ -1,9 +1,11 @@
 """The main job (`make demo`): real data, a real pretrained backbone, real training, retrieval, generation, report.
 
-    python recipes/demo.py [--data debian|movielens] [--steps 60] [--pool 1500] [--out outputs/demo]
+    python recipes/demo.py [--data debian|movielens] [--minutes 25] [--pool 3000] [--out outputs/demo]
 
 1. builds the benchmark set (cached) and a demo-sized slice of it (a test pool of --pool notes);
-2. trains NoteLLM from SmolLM2-135M-Instruct with recipes/smollm2-135m-cpu/config_debian.yaml;
+2. trains NoteLLM from SmolLM2-135M-Instruct with recipes/smollm2-135m-cpu/config_debian.yaml for as long as the
+   --minutes budget leaves once the evaluation's encoding is set aside (timed on this machine first: see
+   [`training_seconds`]);
 3. evaluates it against popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot (PromptEOL) on the pool;
 4. shows query notes with their top recommendations and the hashtags/category the model generates;
 5. writes <out>/report (markdown, JSON, recall and training curves), an exportable model <out>/export and the
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -22,6 +25,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "recipes" / "smollm2-135m-cpu" / "config_debian.yaml"
 SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
+# What follows training, in passes of the language model over the pool: NoteLLM's and PromptEOL's encodings,
+# generation, MiniLM, the examples and the export (calibrated on `make demo` runs: benchmarks/RESULTS.md).
+POOL_PASSES_AFTER_TRAINING = 2.6
+# Seconds kept back from the budget for what the estimate misses (model loads, the report).
+SAFETY_SECONDS = 120
+# Below this much training the demo would show an untrained model: the pool is halved instead.
+MIN_TRAINING_SECONDS = 240
 
 
 def training_curves(log_history: list[dict], path: Path) -> None:
@@ -60,6 +70,49 @@ def pool_index(report: Path, out: Path) -> Any:
     return index
 
 
+class EncodingClock:
+    """Prices note encodings in seconds on this machine: the backbone's padded tokens per second in the precision
+    the evaluation will use (auto: bf16 where native), timed on length-sorted batches of ``sample`` after a
+    warm-up batch. Priced in padded tokens rather than notes, because a whole pool sorted by length pads far less
+    than a small sample does."""
+
+    def __init__(self, recipe_args: tuple[Any, ...], sample: list[Any], batch_size: int = 16) -> None:
+        from notellm_hf import NoteLLMForEmbeddingAndGeneration
+        from notellm_hf.backbones import resolve_backbone
+        from notellm_hf.precision import inference_autocast
+
+        model_args, notellm_args = recipe_args[0], recipe_args[1]
+        self.model, self.tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(
+            resolve_backbone(model_args.model_name_or_path), **notellm_args.config_kwargs()
+        )
+        self.batch_size = batch_size
+        timed = sample[batch_size:]
+        with inference_autocast("auto", "cpu"):
+            self.model.encode_notes(self.tokenizer, sample[:batch_size], batch_size=batch_size)
+            start = time.perf_counter()
+            self.model.encode_notes(self.tokenizer, timed, batch_size=batch_size)
+        self.tokens_per_second = self.padded_tokens(timed) / (time.perf_counter() - start)
+
+    def padded_tokens(self, notes: list[Any]) -> int:
+        """Tokens `encode_notes` computes for ``notes``, padding included (its length-sorted batches)."""
+        from notellm_hf.models.notellm.processing_notellm import length_sorted_batches
+
+        prompt = self.model.note_prompt
+        sequences = [prompt.embedding_input_ids(self.tokenizer, note) for note in notes]
+        batches = length_sorted_batches(sequences, self.batch_size)
+        return sum(len(batch) * max(len(sequences[i]) for i in batch) for batch in batches)
+
+    def seconds(self, notes: list[Any]) -> float:
+        return self.padded_tokens(notes) / self.tokens_per_second
+
+
+def training_seconds(budget: float, elapsed: float, pool_pass: float, head_pass: float) -> float:
+    """The training steps' share of a wall-time budget: what is left after the time already spent, the head's
+    read-out pass (``head_pass`` seconds), ``POOL_PASSES_AFTER_TRAINING`` passes of ``pool_pass`` seconds over the
+    pool, and ``SAFETY_SECONDS``. So a CPU with native bf16 trains longer, one without stays inside the budget."""
+    return budget - elapsed - head_pass - POOL_PASSES_AFTER_TRAINING * pool_pass - SAFETY_SECONDS
+
+
 def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3, k: int = 5) -> str:
     """Query notes, their top-k recommendations from the pool's index, and what the model generates for them."""
     from notellm_hf import Note
@@ -90,61 +143,93 @@ def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=sorted(SETS), default="debian")
-    parser.add_argument(
-        "--steps", type=int, default=300, help="at most; the config's max_train_seconds may stop sooner"
-    )
-    parser.add_argument("--pool", type=int, default=1500)
+    parser.add_argument("--minutes", type=float, default=25.0, help="wall-time budget of the whole demo")
+    parser.add_argument("--steps", type=int, default=1000, help="at most; the time budget usually stops sooner")
+    parser.add_argument("--pool", type=int, default=3000, help="test-pool notes (halved if the budget needs it)")
     parser.add_argument("--train-pairs", type=int, default=2048)
     parser.add_argument("--generation-notes", type=int, default=16)
     parser.add_argument("--out", default=str(ROOT / "outputs" / "demo"))
     args = parser.parse_args()
+    if args.minutes <= 0:
+        parser.error(f"--minutes must be > 0, got {args.minutes}")
     out = Path(args.out) / args.data
     start = time.time()
     print(
-        f"notellm demo: builds the {SETS[args.data]} set, trains NoteLLM from SmolLM2-135M for up to {args.steps} "
-        "steps within the config's 600 s budget of steps "
-        "(top 8 layers, pca head, bf16 where native), evaluates it against popularity, all-MiniLM-L6-v2 and "
-        f"SmolLM2 zero-shot on a {args.pool}-note test pool, shows recommendations and generations, and writes "
-        f"{out}/report. "
-        "Roughly 18 minutes on 2 CPU cores with native bf16 (AMX / avx512_bf16), about 25 without (estimated).",
+        f"notellm demo: builds the {SETS[args.data]} set, trains NoteLLM from SmolLM2-135M (top 8 layers, pca "
+        "head, bf16 where the CPU computes it natively) for what its time budget leaves, evaluates it against "
+        f"popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot on a {args.pool}-note test pool, shows "
+        f"recommendations and generations, and writes {out}/report. Budget: {args.minutes:g} minutes in all.",
         flush=True,
     )
-    from notellm_hf import export_model
+    from notellm_hf import Note, export_model
     from notellm_hf.backbones import resolve_backbone
-    from notellm_hf.data import PREPARERS, cache_dir, subsample_benchmark_set
+    from notellm_hf.data import PREPARERS, cache_dir, load_benchmark_set, subsample_benchmark_set
     from notellm_hf.data.io import write_text
     from notellm_hf.evaluation import evaluate_benchmark, markdown_table
+    from notellm_hf.precision import resolve_precision
     from notellm_hf.training.recipe import parse_recipe_args, train
 
     full = cache_dir() / "datasets" / SETS[args.data]
     if not (full / "stats.json").exists():
         print(f"[1/5] preparing {SETS[args.data]} ...", flush=True)
         PREPARERS[SETS[args.data]](full)
-    data = cache_dir() / "datasets" / f"{SETS[args.data]}-demo-{args.pool}"
-    if not (data / "stats.json").exists():
-        subsample_benchmark_set(full, data, args.pool, args.train_pairs)
-    stats = json.loads((data / "stats.json").read_text())
-    print(
-        f"[1/5] data: {stats['train']['pairs']} training pairs; test pool {stats['test']['notes']} notes, "
-        f"{stats['test']['pairs']} test pairs ({time.time() - start:.0f} s)",
-        flush=True,
-    )
 
-    print(f"[2/5] training NoteLLM ({args.steps} steps) ...", flush=True)
-    argv = ["--config", str(CONFIG), "--benchmark", str(data), "--output_dir", str(out / "train")]
-    argv += ["--max_steps", str(args.steps), "--save_strategy", "no", "--disable_tqdm", "false"]
-    recipe_args = parse_recipe_args(argv)
+    def demo_slice(pool: int) -> Path:
+        data = cache_dir() / "datasets" / f"{SETS[args.data]}-demo-{pool}"
+        if not (data / "stats.json").exists():
+            subsample_benchmark_set(full, data, pool, args.train_pairs)
+        return data
+
+    def train_argv(data: Path) -> list[str]:
+        argv = ["--config", str(CONFIG), "--benchmark", str(data), "--output_dir", str(out / "train")]
+        return argv + ["--max_steps", str(args.steps), "--save_strategy", "no", "--disable_tqdm", "false"]
+
     # A finished run is reused only when the command and the config file are what they were.
-    settings = {"argv": argv, "config": CONFIG.read_text()}
     info_path = out / "train" / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    if info.get("demo_settings") == settings:
+    settings = {"args": vars(args), "config": CONFIG.read_text()}
+    if info.get("demo_settings", {}).get("request") == settings:
+        pool = info["demo_settings"]["pool"]
+        data = demo_slice(pool)
+        recipe_args = parse_recipe_args(train_argv(data))
         log_history = info["log_history"]
         print(f"[2/5] reusing the trained model in {out / 'train' / 'model'}", flush=True)
     else:
+        pool, data = args.pool, demo_slice(args.pool)
+        recipe_args = parse_recipe_args(train_argv(data))
+        notes = [Note.from_any(row) for row in load_benchmark_set(data).split_notes("test")]
+        clock = EncodingClock(recipe_args, random.Random(0).sample(notes, min(64, len(notes))))
+        notellm_args = recipe_args[1]
+        head_notes = 0 if notellm_args.embedding_head_init == "random" else notellm_args.head_init_notes
+        pool_pass = clock.seconds(notes)
+        head_pass = pool_pass * head_notes / len(notes)
+        seconds = training_seconds(args.minutes * 60, time.time() - start, pool_pass, head_pass)
+        while seconds < MIN_TRAINING_SECONDS and pool >= 1000:
+            print(f"[1/5] {pool} pool notes leave {seconds:.0f} s of training ({pool_pass:.0f} s a pass): halving it")
+            pool, pool_pass = pool // 2, pool_pass / 2
+            seconds = training_seconds(args.minutes * 60, time.time() - start, pool_pass, head_pass)
+        data = demo_slice(pool)
+        seconds = max(seconds, MIN_TRAINING_SECONDS)
+        print(
+            f"[2/5] training NoteLLM for {seconds:.0f} s (a pass over the pool takes ~{pool_pass:.0f} s here in "
+            f"{resolve_precision('auto', 'cpu')}; the rest of the {args.minutes:g} minutes goes to the evaluation) ...",
+            flush=True,
+        )
+        recipe_args = parse_recipe_args([*train_argv(data), "--max_train_seconds", f"{seconds:.0f}"])
         log_history = train(*recipe_args).state.log_history
-        write_text(info_path, json.dumps({**json.loads(info_path.read_text()), "demo_settings": settings}, indent=2))
+        write_text(
+            info_path,
+            json.dumps(
+                {**json.loads(info_path.read_text()), "demo_settings": {"request": settings, "pool": pool}}, indent=2
+            ),
+        )
         print(f"[2/5] trained ({time.time() - start:.0f} s)", flush=True)
+    stats = json.loads((data / "stats.json").read_text())
+    print(
+        f"[3/5] data: {stats['train']['pairs']} training pairs; test pool {stats['test']['notes']} notes, "
+        f"{stats['test']['pairs']} test pairs",
+        flush=True,
+    )
 
     print("[3/5] evaluating NoteLLM and the baselines ...", flush=True)
     report = out / "report"
@@ -169,7 +254,11 @@ def main() -> None:
         out / "train" / "model",
         out / "export",
         evaluation=json.loads((report / "results.json").read_text()),
-        training_config={"steps": args.steps, "config": str(CONFIG.relative_to(ROOT)), "data": str(data)},
+        training_config={
+            "steps": max(row.get("step", 0) for row in log_history),
+            "config": str(CONFIG.relative_to(ROOT)),
+            "data": str(data),
+        },
     )
     (report / "report.md").write_text(
         f"# notellm demo ({args.data})\n\n{markdown_table(results['results'])}\n\n![recall](recall_curves.png)\n\n"

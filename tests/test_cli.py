@@ -29,7 +29,19 @@ def write_notes(path, records):
 
 
 def encode_argv(folder, notes, out, *extra):
-    return ["encode", "--model", str(folder), "--notes", str(notes), "--output", str(out), *extra]
+    # fp32: the tests compare with fp32 encodings (bf16 where native is the default: tests/test_precision.py).
+    return [
+        "encode",
+        "--model",
+        str(folder),
+        "--notes",
+        str(notes),
+        "--output",
+        str(out),
+        "--precision",
+        "fp32",
+        *extra,
+    ]
 
 
 def test_two_processes_split_the_shards_and_the_index_builds_from_them(tmp_path, model_dir):

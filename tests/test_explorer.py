@@ -18,7 +18,7 @@ def explorer_setup(tmp_path_factory):
     folder, model, tokenizer = saved_model(root / "model")
     data = toy_benchmark_set(root / "set")
     embeddings = model.encode_notes(tokenizer, [TOY_NOTES_BY_ID[i] for i in POOL]).numpy()
-    return root, model, tokenizer, embeddings, build_explorer(folder, data, k=3)
+    return root, model, tokenizer, embeddings, build_explorer(folder, data, k=3, precision="fp32")
 
 
 def ranked(query: np.ndarray, embeddings: np.ndarray, skip: str | None = None) -> list[str]:
@@ -42,6 +42,7 @@ def test_a_note_of_the_set_shows_its_nearest_pool_notes_with_the_known_ones_mark
 def test_the_page_finds_related_notes_for_a_pasted_note_in_a_real_browser(explorer_setup):
     from selenium import webdriver
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import element_to_be_clickable as clickable
     from selenium.webdriver.support.expected_conditions import visibility_of_element_located as visible
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -67,7 +68,8 @@ def test_the_page_finds_related_notes_for_a_pasted_note_in_a_real_browser(explor
         wait.until(visible((By.CSS_SELECTOR, "#new-title textarea, #new-title input")))
         driver.find_element(By.CSS_SELECTOR, "#new-title textarea, #new-title input").send_keys(PASTED["title"])
         driver.find_element(By.CSS_SELECTOR, "#new-content textarea").send_keys(PASTED["content"])
-        driver.find_element(By.CSS_SELECTOR, "#new-run").click()
+        # Waited for, not looked up: on a busy CPU the page may still be rendering the button.
+        wait.until(clickable((By.CSS_SELECTOR, "#new-run"))).click()
         rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#new-related table tbody tr") or None)
         driver.save_screenshot(str(root / "explorer.png"))
         shown = [" ".join(row.find_elements(By.TAG_NAME, "td")[1].text.split()) for row in rows]

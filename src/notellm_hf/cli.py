@@ -20,14 +20,24 @@ from .explorer import BASELINE_ENCODERS, explore
 from .generation import generate_for_notes
 from .hub.export import export_model
 from .hub.push import push_to_hub
+from .precision import PRECISIONS
 from .retrieval.encoding import encode_note_table
 from .retrieval.index import NoteIndex
 from .retrieval.recommend import recommend
 from .training.recipe import parse_recipe_args, train
 
+PRECISION_HELP = "the language models' arithmetic: auto = bf16 autocast where the CPU/GPU computes it natively"
+
 
 def _encode(args: argparse.Namespace) -> None:
-    run = encode_note_table(args.model, args.notes, args.output, shard_size=args.shard_size, batch_size=args.batch_size)
+    run = encode_note_table(
+        args.model,
+        args.notes,
+        args.output,
+        shard_size=args.shard_size,
+        batch_size=args.batch_size,
+        precision=args.precision,
+    )
     print(f"process {run.process_index}/{run.num_processes} wrote {[p.name for p in run.written]}", flush=True)
     if run.rows_on_disk is not None:
         print(f"{args.output}: embeddings of {run.rows_on_disk:,} of {run.notes:,} notes")
@@ -62,6 +72,7 @@ def _recommend(args: argparse.Namespace) -> None:
         catalog=args.catalog,
         k=args.k,
         generate=args.generate,
+        precision=args.precision,
     )
     for record in records:
         if args.json:
@@ -76,7 +87,16 @@ def _recommend(args: argparse.Namespace) -> None:
 
 
 def _explore(args: argparse.Namespace) -> None:
-    explore(args.model, args.data, args.index, args.baseline, host=args.host, port=args.port, k=args.k)
+    explore(
+        args.model,
+        args.data,
+        args.index,
+        args.baseline,
+        host=args.host,
+        port=args.port,
+        k=args.k,
+        precision=args.precision,
+    )
 
 
 def _cooccurrence_arguments(args: argparse.Namespace) -> CooccurrenceArguments:
@@ -134,6 +154,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         reference=args.reference,
         resamples=args.resamples,
         seed=args.seed,
+        precision=args.precision,
     )
     print(markdown_table(report["results"]))
     print(f"\nreport: {args.out}/results.md, results.json, recall_curves.png")
@@ -185,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--output", required=True, help="folder of shard-NNNNN.npy + shard-NNNNN.ids.json files")
     encode.add_argument("--shard-size", type=int, default=100_000, help="notes per shard")
     encode.add_argument("--batch-size", type=int, default=32)
+    encode.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     encode.set_defaults(run=_encode)
 
     index = commands.add_parser("index", help="build a NoteIndex from embedding shards, one shard at a time")
@@ -221,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend_command.add_argument("-k", type=int, default=10, help="related notes per query")
     recommend_command.add_argument("--generate", action="store_true", help="also the generated hashtags/category")
     recommend_command.add_argument("--json", action="store_true", help="one JSON record per query")
+    recommend_command.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     recommend_command.set_defaults(run=_recommend)
 
     explore_command = commands.add_parser("explore", help="a local page to browse a model's recommendations")
@@ -231,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore_command.add_argument("--host", default="127.0.0.1")
     explore_command.add_argument("--port", type=int, default=7860)
     explore_command.add_argument("-k", type=int, default=10, help="related notes shown")
+    explore_command.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     explore_command.set_defaults(run=_explore)
 
     evaluate = commands.add_parser("evaluate", help="recall, exposure buckets and generation metrics on a test pool")
@@ -247,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--reference", help="row every other row is compared with (default: the first --model)")
     evaluate.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples of the test pairs")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
+    evaluate.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     evaluate.set_defaults(run=_evaluate)
 
     export = commands.add_parser("export", help="one folder loadable by AutoModel and SentenceTransformer")

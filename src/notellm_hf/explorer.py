@@ -144,15 +144,17 @@ def build_explorer(
     index: str | Path | None = None,
     baseline: str | None = None,
     k: int = 10,
+    precision: str = "auto",
 ) -> Explorer:
     """An [`Explorer`] for a NoteLLM on a prepared set. Without ``index`` the set's test pool is embedded now (a
-    progress bar shows it); ``baseline="minilm"`` adds all-MiniLM-L6-v2 over the same notes."""
+    progress bar shows it); ``baseline="minilm"`` adds all-MiniLM-L6-v2 over the same notes. NoteLLM encodes in
+    ``precision`` (`notellm_hf.precision.PRECISIONS`)."""
     if baseline is not None and baseline not in BASELINE_ENCODERS:
         raise ValueError(f"unknown baseline {baseline!r}: choose from {sorted(BASELINE_ENCODERS)}")
     benchmark = load_benchmark_set(data)
     catalog = [Note.from_any(row) for row in benchmark.notes]
     pool = [Note.from_any(row) for row in benchmark.split_notes("test")]
-    notellm = Recommender.from_notellm(model, catalog, index, pool)
+    notellm = Recommender.from_notellm(model, catalog, index, pool, precision=precision)
     other = None
     if baseline == "minilm":
         other = _minilm_recommender(catalog, [notellm.note(i) for i in notellm.index.note_ids])
@@ -184,9 +186,10 @@ def explore(
     port: int = 7860,
     k: int = 10,
     block: bool = True,
+    precision: str = "auto",
 ) -> Any:
     """`notellm explore`: checks the port, builds the [`Explorer`] and serves its page at http://host:port."""
     check_port_free(host, port)
-    page = build_explorer(model, data, index, baseline, k).app()
+    page = build_explorer(model, data, index, baseline, k, precision).app()
     page.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=False)
     return page

@@ -50,6 +50,7 @@ def test_new_note_is_embedded_and_searched_with_generated_fields(indexed):
         catalog=root / "notes.jsonl",
         k=4,
         generate=True,
+        precision="fp32",  # the brute-force reference below is fp32
     )
     query = model.encode_notes(tokenizer, [NEW_NOTE]).numpy()[0]
     assert [hit["note_id"] for hit in records[0]["related"]] == brute_force(query, embeddings, ids, 4)

@@ -32,6 +32,7 @@ from ..models.notellm.processing_notellm import (
     position_ids_from_mask,
     truncate_to_tokens,
 )
+from ..precision import inference_autocast
 from .metrics import Scorer, popularity_scorer
 
 PROMPTEOL_TEMPLATE = 'This sentence : "{text}" means in one word:"'
@@ -148,6 +149,8 @@ class BaselineInputs:
     backbone: str | Path | None = None
     finetune_steps: int = -1
     sentence_max_tokens: int = 256
+    #: the causal LMs' encoding precision (`notellm_hf.precision.PRECISIONS`); MiniLM always runs in fp32.
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,8 @@ def _minilm(inputs: BaselineInputs, finetune: bool = False) -> np.ndarray:
 def _last_token(inputs: BaselineInputs, template: str) -> np.ndarray:
     language_model, tokenizer = load_backbone(inputs.backbone)
     language_model.to(inputs.device)
-    return LastTokenEncoder(language_model, tokenizer, template).encode(inputs.notes, inputs.batch_size)
+    with inference_autocast(inputs.precision, inputs.device):
+        return LastTokenEncoder(language_model, tokenizer, template).encode(inputs.notes, inputs.batch_size)
 
 
 BASELINES: dict[str, Baseline] = {

@@ -15,6 +15,7 @@ from ..backbones import load_notellm
 from ..data.benchmark_set import load_benchmark_set
 from ..data.io import write_text
 from ..models.notellm.processing_notellm import Note
+from ..precision import inference_autocast, resolve_precision
 from .baselines import BASELINES, BaselineInputs
 from .generation_metrics import category_metrics, hashtag_metrics
 from .metrics import embedding_scorer, retrieval_metrics
@@ -37,6 +38,7 @@ def evaluate_benchmark(
     reference: str | None = None,
     resamples: int = RESAMPLES,
     seed: int = 0,
+    precision: str = "auto",
 ) -> dict[str, Any]:
     """Scores NoteLLM model folders and baselines on a benchmark set's test pool; writes a report to ``out_dir``.
 
@@ -45,7 +47,9 @@ def evaluate_benchmark(
     to the set's categories). ``baselines`` are names of [`BASELINES`]; ``backbone`` (a causal LM) is needed by
     those that run one. ``reuse_embeddings`` takes a model's pool embeddings from an earlier run into ``out_dir``
     when they are newer than its folder (reruns of a report). ``sentence_max_tokens`` caps MiniLM's input (its
-    own limit: 256). Every encoder runs on ``device`` (default: the GPU when there is one).
+    own limit: 256). Every encoder runs on ``device`` (default: the GPU when there is one). The causal LMs encode
+    in ``precision`` (one of `notellm_hf.precision.PRECISIONS`; "auto": bf16 autocast where the device computes it
+    natively); MiniLM and generation stay in fp32.
 
     Every other row is compared with ``reference`` (default: the first model): the difference in Avg with its
     paired bootstrap 95% interval over ``resamples`` resamplings of the test pairs (``seed``), overall and per
@@ -58,6 +62,7 @@ def evaluate_benchmark(
     if needing and backbone is None:
         raise ValueError(f"the baselines {needing} need --backbone (the causal LM NoteLLM starts from)")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    precision = resolve_precision(precision, device)
     benchmark = load_benchmark_set(data_dir)
     test = benchmark.split_notes("test")
     notes = [Note.from_any(row) for row in test]
@@ -90,7 +95,8 @@ def evaluate_benchmark(
 
     rows = [*models, *baselines]
     print(
-        f"evaluating {', '.join(rows)} on a pool of {len(notes):,} notes ({len(pairs):,} test pairs) on {device}; "
+        f"evaluating {', '.join(rows)} on a pool of {len(notes):,} notes ({len(pairs):,} test pairs) on {device} "
+        f"(language models encode in {precision}); "
         f"generation on {len(sample)} notes per model. Each encoder shows a progress bar with its time left.",
         flush=True,
     )
@@ -100,7 +106,9 @@ def evaluate_benchmark(
         model.to(device)
         embeddings = saved_embeddings(name, path)
         if embeddings is None:
-            embeddings = model.encode_notes(tokenizer, notes, batch_size=batch_size, show_progress_bar=True).numpy()
+            with inference_autocast(precision, device):
+                embeddings = model.encode_notes(tokenizer, notes, batch_size=batch_size, show_progress_bar=True)
+            embeddings = embeddings.numpy()
         results[name] = scored(embeddings, name)
         if sample:
             predicted = model.generate_category(tokenizer, sample, categories=categories, batch_size=batch_size)
@@ -118,6 +126,7 @@ def evaluate_benchmark(
         backbone=backbone,
         finetune_steps=finetune_steps,
         sentence_max_tokens=sentence_max_tokens,
+        precision=precision,
     )
     for name in baselines:
         output = BASELINES[name].run(inputs)
@@ -137,6 +146,7 @@ def evaluate_benchmark(
         "baselines": list(baselines),
         "stats": benchmark.stats.get("test"),
         "generation_notes": len(sample),
+        "precision": precision,
     }
     if out_dir is not None:
         write_report(out_dir, results, meta)

@@ -25,6 +25,7 @@ from accelerate.utils import parse_flag_from_env
 from ..backbones import load_notellm
 from ..data.io import write_bytes
 from ..data.notes import read_notes
+from ..precision import inference_autocast
 
 SHARD_GLOB = "shard-*.npy"
 
@@ -97,25 +98,32 @@ class EncodingRun:
 
 
 def encode_note_table(
-    model: str | Path, notes: str | Path, directory: str | Path, shard_size: int = 100_000, batch_size: int = 32
+    model: str | Path,
+    notes: str | Path,
+    directory: str | Path,
+    shard_size: int = 100_000,
+    batch_size: int = 32,
+    precision: str = "auto",
 ) -> EncodingRun:
     """`notellm encode`: a NoteLLM folder and a note table in, embedding shards out, in this process or in each
-    of ``accelerate launch``'s (each embeds its own shards, then all wait for each other)."""
+    of ``accelerate launch``'s (each embeds its own shards, then all wait for each other). ``precision``: one of
+    `notellm_hf.precision.PRECISIONS` ("auto": bf16 autocast where the device computes it natively)."""
     # CPU ranks are configured as Accelerator does it (ACCELERATE_USE_CPU).
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     table = read_notes(notes)
     notellm, tokenizer = load_notellm(model)
-    written = encode_to_shards(
-        notellm.to(state.device),
-        tokenizer,
-        table,
-        directory,
-        shard_size=shard_size,
-        batch_size=batch_size,
-        process_index=state.process_index,
-        num_processes=state.num_processes,
-        show_progress_bar=state.is_local_main_process,
-    )
+    with inference_autocast(precision, state.device):
+        written = encode_to_shards(
+            notellm.to(state.device),
+            tokenizer,
+            table,
+            directory,
+            shard_size=shard_size,
+            batch_size=batch_size,
+            process_index=state.process_index,
+            num_processes=state.num_processes,
+            show_progress_bar=state.is_local_main_process,
+        )
     state.wait_for_everyone()
     rows = sum(len(ids) for _, ids in iter_shards(directory)) if state.is_main_process else None
     return EncodingRun(state.process_index, state.num_processes, written, len(table), rows)

@@ -78,17 +78,21 @@ class Recommender:
         catalog: Sequence[Note] = (),
         index: str | Path | NoteIndex | None = None,
         pool: Sequence[Note] | None = None,
+        precision: str = "auto",
     ) -> Recommender:
         """A NoteLLM folder (or Hub id) with a saved index, or with none: then ``pool`` (default: the catalog) is
-        embedded now."""
+        embedded now. New notes are encoded in ``precision`` (`notellm_hf.precision.PRECISIONS`; "auto": bf16
+        autocast where the CPU computes it natively, as `notellm evaluate` and `notellm encode` do)."""
         from ..backbones import load_notellm
+        from ..precision import inference_autocast
 
         notellm, tokenizer = load_notellm(model)
         notellm.eval()
 
         def encode(notes: Sequence[Note]) -> np.ndarray:
             progress = len(notes) > 64
-            return notellm.encode_notes(tokenizer, notes, batch_size=16, show_progress_bar=progress).numpy()
+            with inference_autocast(precision, notellm.device):
+                return notellm.encode_notes(tokenizer, notes, batch_size=16, show_progress_bar=progress).numpy()
 
         if not isinstance(index, NoteIndex):
             index = (
@@ -143,9 +147,11 @@ def recommend(
     catalog: str | Path | None = None,
     k: int = 10,
     generate: bool = False,
+    precision: str = "auto",
 ) -> list[dict[str, Any]]:
     """`notellm recommend`: one record per query (indexed notes by id, then the notes of a new-note table) with its
-    k related notes and, with ``generate``, its generated hashtags and category."""
+    k related notes and, with ``generate``, its generated hashtags and category. New notes are encoded in
+    ``precision`` (`notellm_hf.precision.PRECISIONS`)."""
     if not note_ids and new_notes is None:
         raise ValueError("nothing to recommend for: give note ids and/or a table of new notes")
     if model is None and (new_notes is not None or generate):
@@ -154,7 +160,7 @@ def recommend(
     if model is None:
         recommender = Recommender(NoteIndex.load(index), encode=None, catalog=notes)
     else:
-        recommender = Recommender.from_notellm(model, notes, index)
+        recommender = Recommender.from_notellm(model, notes, index, precision=precision)
     fresh = read_notes(new_notes) if new_notes is not None else []
     queries = [recommender.note(i) for i in note_ids] + fresh if generate else []  # named error before any work
     records = [{"note_id": str(i), "related": [vars(hit) for hit in recommender.related(i, k)]} for i in note_ids]

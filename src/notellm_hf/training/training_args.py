@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
-from .precision import native_bf16
+from ..precision import native_bf16
 
 
 @dataclass

@@ -1,0 +1,23 @@
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+DEMO = Path(__file__).resolve().parents[2] / "recipes" / "demo.py"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    spec = importlib.util.spec_from_file_location("demo", DEMO)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_gets_what_the_budget_leaves_after_the_measured_encoding_cost(demo, monkeypatch):
+    monkeypatch.setattr(demo, "POOL_PASSES_AFTER_TRAINING", 2.5)
+    monkeypatch.setattr(demo, "SAFETY_SECONDS", 120)
+    # 1,500 s budget, 100 s spent, a 40 s head pass, 2.5 passes of 200 s over the pool: 1500-100-40-500-120 = 740.
+    assert demo.training_seconds(1500, 100, pool_pass=200, head_pass=40) == pytest.approx(740)
+    # A CPU twice as fast keeps the same overheads and gains the halved encoding time for training.
+    assert demo.training_seconds(1500, 100, pool_pass=100, head_pass=20) == pytest.approx(1010)
