@@ -203,6 +203,7 @@ def main() -> None:
         notellm_args = recipe_args[1]
         head_notes = 0 if notellm_args.embedding_head_init == "random" else notellm_args.head_init_notes
         pool_pass = clock.seconds(notes)
+        del clock  # its backbone copy is not needed while training
         head_pass = pool_pass * head_notes / len(notes)
         seconds = training_seconds(args.minutes * 60, time.time() - start, pool_pass, head_pass)
         while seconds < MIN_TRAINING_SECONDS and pool >= 1000:
