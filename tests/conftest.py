@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
+import sys
 from collections import defaultdict
 from fractions import Fraction
 from pathlib import Path
@@ -270,3 +273,15 @@ def user_notes(count=40, unclicked=2):
         for note in rng.choice(count - unclicked, size=rng.integers(2, 6), replace=False):
             clicks.append((f"u{user}", f"n{note:02d}", int(10 * note + rng.integers(0, 400))))
     return notes, pd.DataFrame(clicks, columns=["user_id", "note_id", "timestamp"])
+
+
+def run_script_offline(script: str, folder: Path, payload: object) -> dict:
+    """Runs ``script`` (argv: folder, JSON payload) in a fresh offline interpreter; its last stdout line is JSON."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(folder), json.dumps(payload)],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(folder.parent / "hf")},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -10,7 +10,9 @@ from transformers import AutoConfig, AutoModel
 
 from .evaluation.evaluator import RecallEvaluator
 from .hub.export import export_model
+from .hub.note_text import NoteTextRenderer
 from .hub.push import push_to_hub
+from .hub.stock_export import export_sentence_transformers
 from .models.notellm.configuration_notellm import NoteLLMConfig
 from .models.notellm.modeling_notellm import NoteLLMForEmbeddingAndGeneration, NoteLLMOutput
 from .models.notellm.processing_notellm import PRESETS, Note, NoteCompressionPrompt, PromptTemplate
@@ -45,11 +47,13 @@ __all__ = [
     "NoteLLMOutput",
     "NoteLLMTrainer",
     "NoteLLMTrainingArguments",
+    "NoteTextRenderer",
     "PromptTemplate",
     "RecallEvaluator",
     "apply_lora",
     "encode_to_shards",
     "export_model",
+    "export_sentence_transformers",
     "freeze_bottom_layers",
     "iter_shards",
     "lora_config_for",

@@ -18,8 +18,7 @@ from .evaluation.benchmark import evaluate_benchmark
 from .evaluation.report import markdown_table
 from .explorer import BASELINE_ENCODERS, explore
 from .generation import generate_for_notes
-from .hub.export import export_model
-from .hub.push import push_to_hub
+from .hub import EXPORT_FORMATS, push_to_hub, render_note_table
 from .precision import PRECISIONS
 from .retrieval.encoding import encode_note_table
 from .retrieval.index import NoteIndex
@@ -161,17 +160,25 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    out = export_model(
+    if args.adapter_only and args.format != "notellm":
+        raise ValueError("--adapter-only exports a LoRA adapter for the NoteLLM format only (--format notellm)")
+    options = {"adapter_only": True} if args.adapter_only else {}
+    out = EXPORT_FORMATS[args.format](
         args.source,
         args.out,
-        adapter_only=args.adapter_only,
         base_model=args.base_model,
         model_id=args.model_id,
         training_config=args.training_config,
         evaluation=args.eval_results,
         datasets=args.dataset or None,
+        **options,
     )
     print(f"exported to {out}")
+
+
+def _render(args: argparse.Namespace) -> None:
+    out = render_note_table(args.model, args.notes, args.out)
+    print(f"rendered notes to {out}")
 
 
 def _push(args: argparse.Namespace) -> None:
@@ -274,9 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     evaluate.set_defaults(run=_evaluate)
 
-    export = commands.add_parser("export", help="one folder loadable by AutoModel and SentenceTransformer")
+    export = commands.add_parser(
+        "export", help="a folder to publish or serve: NoteLLM with remote code, or stock sentence-transformers modules"
+    )
     export.add_argument("source", help="a trained NoteLLM folder or a LoRA adapter folder")
     export.add_argument("out", help="output folder")
+    export.add_argument(
+        "--format",
+        choices=sorted(EXPORT_FORMATS),
+        default="notellm",
+        help="notellm: the NoteLLM model with its remote code (embeddings + generation); sentence-transformers: "
+        "stock modules only, no remote code (embeddings of notes rendered by `notellm render`)",
+    )
     export.add_argument("--adapter-only", action="store_true", help="export the LoRA adapter alone (not merged)")
     export.add_argument("--base-model", help="base NoteLLM for an adapter (Hub id to record when publishing)")
     export.add_argument("--model-id", help="Hub id shown in the model card's usage snippets")
@@ -284,6 +300,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--training-config", help="JSON file of the training configuration for the card")
     export.add_argument("--dataset", action="append", default=[], help="dataset id for the card (repeatable)")
     export.set_defaults(run=_export)
+
+    render = commands.add_parser(
+        "render", help="notes -> the prompt texts a stock-module export embeds (JSON Lines: note_id, text)"
+    )
+    render.add_argument("model", help="a stock-module export or a NoteLLM model (folder or Hub id)")
+    render.add_argument("--notes", required=True, help="note table (.jsonl, .parquet, .csv): note_id, title, ...")
+    render.add_argument("--out", required=True, help="output .jsonl")
+    render.set_defaults(run=_render)
 
     push = commands.add_parser("push", help="publish an exported folder to the Hugging Face Hub")
     push.add_argument("folder")

@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -11,7 +9,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 from notellm_hf import apply_lora
 from notellm_hf.hub import export_model, push_to_hub
 
-from conftest import TOY_NOTES, saved_model
+from conftest import TOY_NOTES, run_script_offline, saved_model
 
 FRESH = textwrap.dedent(
     """
@@ -40,15 +38,8 @@ FRESH = textwrap.dedent(
 )
 
 
-def run_fresh(folder: Path, notes: list) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-c", FRESH, str(folder), json.dumps(notes)],
-        capture_output=True,
-        text=True,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(folder.parent / "hf")},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def run_fresh(folder, notes) -> dict:
+    return run_script_offline(FRESH, folder, notes)
 
 
 @pytest.fixture

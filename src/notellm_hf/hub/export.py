@@ -31,7 +31,7 @@ def read_json(path: str | Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _load_for_export(source: Path, base_model: str | None) -> tuple[Any, Any, str | None]:
+def load_for_export(source: Path, base_model: str | None) -> tuple[Any, Any, str | None]:
     """(merged NoteLLM model, tokenizer, base model id) from a trained folder or a LoRA adapter folder."""
     if (source / "adapter_config.json").exists():
         base = base_model or read_json(source / "adapter_config.json").get("base_model_name_or_path")
@@ -100,27 +100,33 @@ def export_model(
     base's Hub id). ``evaluation`` (a ``results.json`` of `evaluate_benchmark`) and ``training_config`` are
     dicts or JSON files. Everything is written to a temporary folder and renamed, so a failure writes nothing.
     """
-    source, out_dir = Path(source), Path(out_dir)
+    source, card_facts = export_inputs(source, model_id, training_config, evaluation, datasets)
+    with atomic_path(out_dir) as partial:
+        _write_export(source, partial, adapter_only, base_model, card_facts)
+    return Path(out_dir)
+
+
+def export_inputs(
+    source: str | Path,
+    model_id: str | None,
+    training_config: dict[str, Any] | str | Path | None,
+    evaluation: dict[str, Any] | str | Path | None,
+    datasets: list[str] | None,
+) -> tuple[Path, dict[str, Any]]:
+    """The source folder, checked, and the model card's facts (JSON files read) of either export format."""
+    source = Path(source)
     if not source.is_dir():
         raise ValueError(f"{source} is not a folder")
     if isinstance(evaluation, (str, Path)):
         evaluation = read_json(evaluation)
     if isinstance(training_config, (str, Path)):
         training_config = read_json(training_config)
-    with atomic_path(out_dir) as partial:
-        _write_export(source, partial, adapter_only, base_model, model_id, training_config, evaluation, datasets)
-    return out_dir
+    facts = {"model_id": model_id, "training_config": training_config, "evaluation": evaluation, "datasets": datasets}
+    return source, facts
 
 
 def _write_export(
-    source: Path,
-    partial: Path,
-    adapter_only: bool,
-    base_model: str | None,
-    model_id: str | None,
-    training_config: dict[str, Any] | None,
-    evaluation: dict[str, Any] | None,
-    datasets: list[str] | None,
+    source: Path, partial: Path, adapter_only: bool, base_model: str | None, card_facts: dict[str, Any]
 ) -> None:
     if adapter_only:
         if not (source / "adapter_config.json").exists():
@@ -133,17 +139,9 @@ def _write_export(
             adapter_config["base_model_name_or_path"] = base_model
         (partial / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2) + "\n")
     else:
-        model, tokenizer, base = _load_for_export(source, base_model)
+        model, tokenizer, base = load_for_export(source, base_model)
         model.save_pretrained(partial, safe_serialization=True)
         tokenizer.save_pretrained(partial)
         copy_remote_code(partial)
         write_sentence_transformers_files(partial)
-        card = model_card(
-            model.config,
-            model_id=model_id,
-            base_model=base_model or base,
-            datasets=datasets,
-            training_config=training_config,
-            evaluation=evaluation,
-        )
-        card.save(partial / "README.md")
+        model_card(model.config, base_model=base_model or base, **card_facts).save(partial / "README.md")

@@ -33,8 +33,12 @@ def model_card(
     training_config: dict[str, Any] | None = None,
     evaluation: dict[str, Any] | None = None,
     evaluated_model: str = "NoteLLM",
+    stock_modules: bool = False,
 ) -> ModelCard:
-    """Renders the card template; every figure comes from ``evaluation`` (a results.json)."""
+    """Renders the card template; every figure comes from ``evaluation`` (a results.json).
+
+    ``stock_modules``: the card of a stock-module export (sentence-transformers' own modules, no remote code).
+    """
     eval_results, table, dataset_name = [], None, None
     if evaluation is not None:
         results = evaluation["results"]
@@ -62,9 +66,10 @@ def model_card(
         base_model=base_model,
         datasets=datasets,
         license=license,
-        library_name="transformers",
+        library_name="sentence-transformers" if stock_modules else "transformers",
         pipeline_tag="feature-extraction",
-        tags=["notellm", "sentence-transformers", "feature-extraction", "custom_code", "recommendation"],
+        tags=["notellm", "sentence-transformers", "feature-extraction", "recommendation"]
+        + ([] if stock_modules else ["custom_code"]),
         eval_results=eval_results or None,
     )
     return ModelCard.from_template(
@@ -77,4 +82,5 @@ def model_card(
         training_config=json.dumps(training_config, indent=2) if training_config else None,
         evaluation_table=table,
         dataset_name=dataset_name,
+        stock_modules=stock_modules,
     )

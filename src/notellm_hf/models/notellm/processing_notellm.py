@@ -286,9 +286,19 @@ class NoteCompressionPrompt:
             labels += out
         return PromptExample(input_ids=input_ids, labels=labels, task=task)
 
+    def embedding_text(self, tokenizer: Any, note: Note, keep_emb: bool = True) -> str:
+        """The category prompt's text cut right after ``[EMB]`` (``keep_emb``) or right before it.
+
+        Nothing after the read-out can change it (causal LM). Without ``[EMB]`` the text ends at the token the
+        paper reads out (``readout="before_emb"``): what a stock last-token-pooling model is sent. ``[EMB]`` is a
+        special token, so the text before it tokenizes to the same ids with or without it.
+        """
+        text = self.render(tokenizer, note, "category")[0]
+        return text[: text.index(self.emb_token) + (len(self.emb_token) if keep_emb else 0)]
+
     def embedding_input_ids(self, tokenizer: Any, note: Note) -> list[int]:
-        """Category-prompt ids cut right after ``[EMB]``: nothing later can change the read-out (causal LM)."""
-        ids = self.tokenize(tokenizer, note, "category", with_output=False).input_ids
+        """Token ids of ``embedding_text`` up to ``[EMB]`` (a tokenizer that appends EOS gets it cut off)."""
+        ids = list(tokenizer(self.embedding_text(tokenizer, note))["input_ids"])
         emb_id = tokenizer.convert_tokens_to_ids(self.emb_token)
         return ids[: ids.index(emb_id) + 1]
 

@@ -1,0 +1,114 @@
+"""Stock-module export: a folder made only of sentence-transformers' own modules, served without remote code.
+
+``Transformer`` (the backbone as a plain transformers model, LoRA merged, ``[EMB]`` kept in the tokenizer) ->
+``Pooling("lasttoken")`` -> ``Dense`` (the embedding head: no bias, identity activation) -> ``Normalize``.
+Clients send notes rendered by [`NoteTextRenderer`] (``notellm render``): the text ends at the read-out token,
+so last-token pooling reads out what ``encode_notes`` reads out. Any engine that loads a sentence-transformers
+folder or a plain decoder with last-token pooling (ONNX Runtime through ``backend="onnx"``, vLLM's pooling
+runner, TEI for the architectures it supports) can then serve it.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data.io import atomic_path
+from ..models.notellm.processing_notellm import Note
+from .export import export_inputs, load_for_export
+from .model_card import model_card
+from .note_text import RENDERING_FILE, NoteTextRenderer
+
+# Notes whose ids the export checks: the engine's tokenization of the rendered text must end at the read-out.
+_PROBE_NOTES = (
+    Note(note_id="probe-short", title="Quick pasta", content="Boil pasta, add tomato.", hashtags=("food",)),
+    Note(note_id="probe-long", title="A long note " * 20, content="Many words in the content. " * 80),
+)
+
+
+def stock_sentence_transformer(model: Any, tokenizer: Any, staging: Path) -> Any:
+    """The in-memory SentenceTransformer of stock modules equivalent to ``model``'s embedding path.
+
+    ``staging`` receives the plain backbone (the Transformer module loads from a folder). The tokenizer's chat
+    template is dropped there: an engine must never wrap a rendered note in chat turns.
+    """
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
+
+    decoder = model.language_model.get_decoder()
+    decoder.save_pretrained(staging, safe_serialization=True)
+    tokenizer = _copy_tokenizer(tokenizer)
+    tokenizer.chat_template = None
+    tokenizer.save_pretrained(staging)
+    hidden, dim = model.config.text_config.hidden_size, model.config.embedding_dim
+    transformer = Transformer(
+        str(staging),
+        modality_config={"text": {"method": "forward", "method_output_name": "last_hidden_state"}},
+        module_output_name="token_embeddings",
+        # The renderer bounds every field, so the engine must never cut the text (that would drop the read-out).
+        max_seq_length=model.config.text_config.max_position_embeddings,
+    )
+    head = Dense(hidden, dim, bias=False, activation_function=nn.Identity())
+    with torch.no_grad():
+        head.linear.weight.copy_(model.embedding_head.weight.float())
+    modules = [transformer, Pooling(hidden, pooling_mode="lasttoken"), head]
+    if model.config.normalize_embeddings:
+        modules.append(Normalize())
+    return SentenceTransformer(modules=modules, device="cpu", similarity_fn_name="cosine")
+
+
+def _copy_tokenizer(tokenizer: Any) -> Any:
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        return type(tokenizer).from_pretrained(folder)
+
+
+def check_readout_tokens(st_model: Any, model: Any, tokenizer: Any, renderer: NoteTextRenderer) -> None:
+    """Refuses an export whose engine-side tokens would not end at the read-out token (e.g. a tokenizer that
+    appends EOS): last-token pooling would then embed the wrong state, silently."""
+    for note in _PROBE_NOTES:
+        expected = model.note_prompt.embedding_input_ids(tokenizer, note)
+        if renderer.readout == "before_emb":
+            expected = expected[:-1]
+        features = st_model.preprocess([renderer.render_note_text(note)])
+        got = features["input_ids"][0][features["attention_mask"][0].bool()].tolist()
+        if got != expected:
+            raise ValueError(
+                f"stock export refused: the tokenizer turns the rendered note {note.note_id!r} into ids that do not "
+                f"end at the read-out token (last ids {got[-3:]}, expected {expected[-3:]}); serve this model with "
+                "the NoteLLM export (`notellm export`, remote code) instead"
+            )
+
+
+def export_sentence_transformers(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    base_model: str | None = None,
+    model_id: str | None = None,
+    training_config: dict[str, Any] | str | Path | None = None,
+    evaluation: dict[str, Any] | str | Path | None = None,
+    datasets: list[str] | None = None,
+) -> Path:
+    """Writes the stock-module folder of a trained NoteLLM folder or LoRA adapter (merged), plus
+    ``notellm_rendering.json`` (what `NoteTextRenderer.from_pretrained` reads) and a model card.
+
+    Written to a temporary folder and renamed, so a refused or failed export writes nothing.
+    """
+    source, card_facts = export_inputs(source, model_id, training_config, evaluation, datasets)
+    model, tokenizer, base = load_for_export(source, base_model)
+    model.eval()
+    renderer = NoteTextRenderer.from_model(model, tokenizer)
+    with atomic_path(out_dir) as partial, tempfile.TemporaryDirectory() as staging:
+        st_model = stock_sentence_transformer(model, tokenizer, Path(staging))
+        check_readout_tokens(st_model, model, tokenizer, renderer)
+        st_model.save(str(partial))
+        (partial / RENDERING_FILE).write_text(json.dumps(renderer.settings(), indent=2) + "\n")
+        card = model_card(model.config, base_model=base_model or base, stock_modules=True, **card_facts)
+        card.save(partial / "README.md")
+    return Path(out_dir)
