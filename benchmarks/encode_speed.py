@@ -1,12 +1,13 @@
-"""Encoding speed and agreement of the inference precisions: notes/s, cosine to fp32, and what retrieval makes of it.
+"""Encoding speed and agreement of the ways to encode: notes/s, cosine to the first, and what retrieval makes of it.
 
-    python benchmarks/encode_speed.py --model DIR [--data DIR] [--precisions fp32,bf16] [--batch-size 16]
+    python benchmarks/encode_speed.py --model DIR [--data DIR] [--encoders "fp32,bf16,bf16 + prefix cache"]
 
-Encodes a benchmark set's test pool with a trained NoteLLM (`encode_notes`) under each precision of
-`notellm_hf.precision` side by side in one process (a warm-up batch first), and reports for each: notes/s, the
-min / mean cosine of its embeddings to the first precision's, and the pool's Avg recall with the paired
-bootstrap interval against the first precision. The CPU model and its bf16 flags are written next to the figures.
-Default data: the dev slice the levers of issue 13 were chosen on (no test notes).
+Encodes a benchmark set's test pool with a trained NoteLLM side by side in one process (a warm-up batch first),
+one way after the other (`ENCODERS`: the precisions of `notellm_hf.precision`, with or without the shared-prefix
+key/value cache of `encode_notes`), and reports for each: notes/s, the min / mean cosine of its embeddings to the
+first encoder's, and the pool's Avg recall with the paired bootstrap interval against the first. The first,
+"fp32", is `encode_notes` as it was before either lever. The CPU model and its bf16 flags are written next to the
+figures. Default data: the dev slice the levers of issue 13 were chosen on (no test notes).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import platform
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,13 @@ from notellm_hf.models.notellm.processing_notellm import Note
 from notellm_hf.precision import cpu_has_native_bf16, inference_autocast
 
 ROOT = Path(__file__).resolve().parents[1]
+# name -> (precision, reuse the shared prompt prefix's key/value cache)
+ENCODERS = {
+    "fp32": ("fp32", False),
+    "bf16": ("bf16", False),
+    "fp32 + prefix cache": ("fp32", True),
+    "bf16 + prefix cache": ("bf16", True),
+}
 
 
 def cpu_description() -> dict[str, object]:
@@ -49,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a trained NoteLLM folder")
     parser.add_argument("--data", default=str(cache_dir() / "datasets" / "debian-dev-1500-2048"))
-    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--encoders", default=",".join(ENCODERS), help=f"comma-separated, from {list(ENCODERS)}")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", default=str(ROOT / "outputs" / "encode_speed"))
     args = parser.parse_args()
@@ -58,25 +67,27 @@ def main() -> None:
     pool = [Note.from_any(row) for row in test]
     ids, exposure = [note.note_id for note in pool], [e or 0.0 for e in test["exposure"]]
     model, tokenizer = load_notellm(args.model)
-    precisions = args.precisions.split(",")
+    names = args.encoders.split(",")
     results, embeddings, speed = {}, {}, {}
-    for precision in precisions:
+    for name in names:
+        precision, reuse_prefix = ENCODERS[name]
         with inference_autocast(precision, "cpu"):
-            model.encode_notes(tokenizer, pool[: args.batch_size], batch_size=args.batch_size)  # warm-up
+            encode = partial(model.encode_notes, tokenizer, batch_size=args.batch_size, reuse_prefix=reuse_prefix)
+            encode(pool[: args.batch_size])  # warm-up
             start = time.perf_counter()
-            embeddings[precision] = model.encode_notes(tokenizer, pool, batch_size=args.batch_size).numpy()
+            embeddings[name] = encode(pool).numpy()
             seconds = time.perf_counter() - start
-        speed[precision] = {"seconds": round(seconds, 1), "notes_per_s": round(len(pool) / seconds, 2)}
-        retrieval = retrieval_metrics(embedding_scorer(embeddings[precision]), ids, benchmark.test_pairs, exposure)
-        results[precision] = {"retrieval": retrieval}
-        print(f"{precision}: {len(pool)} notes in {seconds:.1f} s ({len(pool) / seconds:.2f} notes/s)", flush=True)
-    first = precisions[0]
-    for precision in precisions:
-        cosine = np.sum(embeddings[precision] * embeddings[first], axis=1)  # both L2-normalised
-        speed[precision].update(
+        speed[name] = {"seconds": round(seconds, 1), "notes_per_s": round(len(pool) / seconds, 2)}
+        retrieval = retrieval_metrics(embedding_scorer(embeddings[name]), ids, benchmark.test_pairs, exposure)
+        results[name] = {"retrieval": retrieval}
+        print(f"{name}: {len(pool)} notes in {seconds:.1f} s ({len(pool) / seconds:.2f} notes/s)", flush=True)
+    first = names[0]
+    for name in names:
+        cosine = np.sum(embeddings[name] * embeddings[first], axis=1)  # both L2-normalised
+        speed[name].update(
             cosine_min=round(float(cosine.min()), 5),
             cosine_mean=round(float(cosine.mean()), 5),
-            speedup=round(speed[first]["seconds"] / speed[precision]["seconds"], 2),
+            speedup=round(speed[first]["seconds"] / speed[name]["seconds"], 2),
         )
     compare_to_reference(results, first)
     out = Path(args.out)

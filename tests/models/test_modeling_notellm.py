@@ -8,6 +8,7 @@ import torch
 from transformers import AutoConfig, AutoModel
 
 from notellm_hf import Note, NoteLLMConfig, NoteLLMForEmbeddingAndGeneration
+from notellm_hf.models.notellm.processing_notellm import shared_prefix_length
 
 from conftest import TOY_NOTES, build_tokenizer, make_model, tiny_backbone
 
@@ -84,6 +85,14 @@ def test_encode_notes_is_batch_and_padding_invariant(tiny):
             model(input_ids=ids, attention_mask=mask).embeddings, batched[:3], atol=1e-5, rtol=1e-4
         )
     assert model.training  # encode_notes restores the training mode it found
+
+
+def test_the_shared_prefix_cache_gives_the_embeddings_of_whole_rows(tiny):
+    model, tokenizer = tiny
+    sequences = [model.note_prompt.embedding_input_ids(tokenizer, Note.from_any(note)) for note in TOY_NOTES]
+    assert shared_prefix_length(sequences) >= 20  # the instruction: the cached path really runs
+    whole_rows = model.encode_notes(tokenizer, TOY_NOTES, batch_size=3, reuse_prefix=False)
+    torch.testing.assert_close(model.encode_notes(tokenizer, TOY_NOTES, batch_size=3), whole_rows, atol=1e-5, rtol=0)
 
 
 def test_strings_are_notes_content(tiny):

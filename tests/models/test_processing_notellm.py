@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notellm_hf import Note, NoteCompressionPrompt, PromptTemplate
+from notellm_hf.models.notellm.processing_notellm import shared_prefix_length
 
 from conftest import build_tokenizer
 
@@ -192,3 +193,16 @@ def test_generated_hashtags_are_distinct_and_never_the_title():
     assert prompt.distinct_hashtags("1. 2.", note, limit=3) == []
     assert prompt.distinct_hashtags("1. 2.3.10.", note, limit=3) == []
     assert prompt.distinct_hashtags("1. 2D graphical game, 3. engine", note, limit=3) == ["2D graphical game", "engine"]
+
+
+@pytest.mark.parametrize(
+    "sequences, expected",
+    [
+        ([list(range(12)) + [50, 51, 52], list(range(12)) + [60, 61]], 12),  # rows part after 12 shared ids
+        ([list(range(12)) + [50, 51], list(range(12)) + [50, 51]], 12),  # identical rows keep 2 ids of their own
+        ([list(range(7)) + [50, 51, 52], list(range(7)) + [60, 61]], 0),  # 7 shared ids: below the minimum
+        ([[1, 2, 3]], 0),  # one short row
+    ],
+)
+def test_shared_prefix_length(sequences, expected):
+    assert shared_prefix_length(sequences) == expected

@@ -7,6 +7,7 @@ import time. Loading GGUF backbones is training-side work and lives in ``notellm
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from .processing_notellm import (
     length_sorted_batches,
     padded_batch,
     position_ids_from_mask,
+    shared_prefix_length,
 )
 
 NoteLike = Note | dict[str, Any] | str
@@ -195,12 +197,39 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         hidden = self.language_model.get_decoder()(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False, **kwargs
         ).last_hidden_state
+        loss = None if labels is None else self._generation_loss(hidden, labels)
+        return NoteLLMOutput(loss=loss, embeddings=self._read_out(hidden, input_ids), logit_scale=self.logit_scale())
+
+    def _read_out(self, hidden: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        """The embedding head on each row's read-out state (normalised when the config says so), float32."""
         rows = torch.arange(input_ids.shape[0], device=input_ids.device)
         embeddings = self.embedding_head(hidden[rows, self.readout_positions(input_ids)]).float()
-        if self.config.normalize_embeddings:
-            embeddings = F.normalize(embeddings, dim=-1)
-        loss = None if labels is None else self._generation_loss(hidden, labels)
-        return NoteLLMOutput(loss=loss, embeddings=embeddings, logit_scale=self.logit_scale())
+        return F.normalize(embeddings, dim=-1) if self.config.normalize_embeddings else embeddings
+
+    def _prefix_cache(self, prefix_ids: list[int]) -> Any:
+        """Key/value cache of the prompt tokens every note shares (the instruction), computed once."""
+        ids = torch.tensor([prefix_ids], device=self.device)
+        return self.language_model.get_decoder()(input_ids=ids, use_cache=True).cache
+
+    def _embed_after_prefix(self, prefix_cache: Any, suffixes: list[list[int]], pad_token_id: int) -> torch.Tensor:
+        """Embeddings of rows that all start with the cached prefix, running only their own tokens.
+
+        The suffixes are left-padded, so padding sits between the prefix and each row's tokens: the mask hides it
+        and positions count real tokens only, which makes the result equal to running the whole rows.
+        """
+        batch = {key: value.to(self.device) for key, value in padded_batch(suffixes, pad_token_id).items()}
+        rows, prefix = len(suffixes), prefix_cache.get_seq_length()
+        cache = copy.deepcopy(prefix_cache)
+        cache.batch_repeat_interleave(rows)
+        prefix_mask = torch.ones(rows, prefix, dtype=batch["attention_mask"].dtype, device=self.device)
+        hidden = self.language_model.get_decoder()(
+            input_ids=batch["input_ids"],
+            attention_mask=torch.cat([prefix_mask, batch["attention_mask"]], dim=1),
+            position_ids=prefix + position_ids_from_mask(batch["attention_mask"]),
+            cache=cache,
+            use_cache=True,
+        ).last_hidden_state
+        return self._read_out(hidden, batch["input_ids"])
 
     def _generation_loss(self, hidden: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Next-token loss on labelled positions only: the LM head never sees the rest of the sequence."""
@@ -234,16 +263,25 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
 
     @torch.inference_mode()
     def encode_notes(
-        self, tokenizer: Any, notes: Iterable[NoteLike], batch_size: int = 32, show_progress_bar: bool = False
+        self,
+        tokenizer: Any,
+        notes: Iterable[NoteLike],
+        batch_size: int = 32,
+        show_progress_bar: bool = False,
+        reuse_prefix: bool = True,
     ) -> torch.Tensor:
         """Embeds notes with the category prompt (the paper's serving prompt): (n, d) float32 on CPU.
 
         Notes are dicts with note fields, [`Note`] records, or strings (read as content). Batches are
-        formed by length so little padding is computed; only tokens up to ``[EMB]`` are run.
+        formed by length so little padding is computed; only tokens up to ``[EMB]`` are run. With
+        ``reuse_prefix`` the prompt tokens all notes share (the instruction, ~1/6 of a Debian note's tokens) are
+        run once and their key/value cache is reused by every batch: the same embeddings, less work.
         """
         sequences = self._embedding_sequences(tokenizer, notes)
         if not sequences:
             return torch.empty(0, self.config.embedding_dim)
+        prefix = shared_prefix_length(sequences) if reuse_prefix else 0
+        prefix_cache = self._prefix_cache(sequences[0][:prefix]) if prefix else None
         result = torch.empty(len(sequences), self.config.embedding_dim)
         batches = length_sorted_batches(sequences, batch_size)
         if show_progress_bar:
@@ -254,9 +292,13 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         self.eval()
         try:
             for index in batches:
-                batch = padded_batch([sequences[i] for i in index], tokenizer.pad_token_id)
-                out = self(**{key: value.to(self.device) for key, value in batch.items()})
-                result[index] = out.embeddings.float().cpu()
+                if prefix_cache is not None:
+                    suffixes = [sequences[i][prefix:] for i in index]
+                    embeddings = self._embed_after_prefix(prefix_cache, suffixes, tokenizer.pad_token_id)
+                else:
+                    batch = padded_batch([sequences[i] for i in index], tokenizer.pad_token_id)
+                    embeddings = self(**{key: value.to(self.device) for key, value in batch.items()}).embeddings
+                result[index] = embeddings.float().cpu()
         finally:
             self.train(was_training)
         return result

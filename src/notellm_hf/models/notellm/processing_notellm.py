@@ -353,6 +353,16 @@ def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
+def shared_prefix_length(sequences: Sequence[Sequence[int]], min_length: int = 8) -> int:
+    """Length of the token prefix all ``sequences`` share, leaving each at least 2 tokens of its own (the
+    read-out and ``[EMB]``); 0 when fewer than ``min_length`` tokens are shared (not worth a cache)."""
+    # The lexicographically first and last rows share exactly the prefix all rows share.
+    first, last = min(sequences, key=list), max(sequences, key=list)
+    shared = next((i for i, (a, b) in enumerate(zip(first, last)) if a != b), min(len(first), len(last)))
+    length = min(shared, min(len(seq) for seq in sequences) - 2)
+    return length if length >= min_length else 0
+
+
 def length_sorted_batches(sequences: Sequence[Sequence[int]], batch_size: int) -> Iterator[list[int]]:
     """Indices of ``sequences`` in batches of ``batch_size``, longest first: each batch pads to similar lengths."""
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]), reverse=True)
