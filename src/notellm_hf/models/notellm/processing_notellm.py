@@ -358,7 +358,8 @@ def shared_prefix_length(sequences: Sequence[Sequence[int]], min_length: int = 8
     read-out and ``[EMB]``); 0 when fewer than ``min_length`` tokens are shared (not worth a cache)."""
     # The lexicographically first and last rows share exactly the prefix all rows share.
     first, last = min(sequences, key=list), max(sequences, key=list)
-    shared = next((i for i, (a, b) in enumerate(zip(first, last)) if a != b), min(len(first), len(last)))
+    pairs = enumerate(zip(first, last, strict=False))  # rows of unequal length: compare what both have
+    shared = next((i for i, (a, b) in pairs if a != b), min(len(first), len(last)))
     length = min(shared, min(len(seq) for seq in sequences) - 2)
     return length if length >= min_length else 0
 
