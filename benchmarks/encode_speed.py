@@ -3,10 +3,11 @@
     python benchmarks/encode_speed.py --model DIR [--data DIR] [--encoders "fp32,bf16,bf16 + prefix cache"]
 
 Encodes a benchmark set's test pool with a trained NoteLLM side by side in one process (a warm-up batch first),
-one way after the other (`ENCODERS`: the precisions of `notellm_hf.precision`, with or without the shared-prefix
-key/value cache of `encode_notes`), and reports for each: notes/s, the min / mean cosine of its embeddings to the
-first encoder's, and the pool's Avg recall with the paired bootstrap interval against the first. The first,
-"fp32", is `encode_notes` as it was before either lever. The CPU model and its bf16 flags are written next to the
+one way after the other (`ENCODERS`: `encode_notes` under the precisions of `notellm_hf.precision`, with or
+without its shared-prefix key/value cache; the model's stock-module export on ONNX Runtime, fp32 and int8, fed
+texts rendered by `NoteTextRenderer`), and reports for each: notes/s, the min / mean cosine of its embeddings to
+the first encoder's, and the pool's Avg recall with the paired bootstrap interval against the first. The first,
+"fp32", is `encode_notes` as it was before these levers. The CPU model and its bf16 flags are written next to the
 figures. Default data: the dev slice the levers of issue 13 were chosen on (no test notes).
 """
 
@@ -16,8 +17,10 @@ import argparse
 import json
 import platform
 import time
-from functools import partial
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,16 +28,71 @@ import torch
 from notellm_hf.backbones import load_notellm
 from notellm_hf.data import cache_dir, load_benchmark_set
 from notellm_hf.evaluation import compare_to_reference, embedding_scorer, markdown_table, retrieval_metrics
+from notellm_hf.hub import NoteTextRenderer, OnnxNoteEncoder, export_sentence_transformers
+from notellm_hf.hub.onnx_export import ONNX_FILES
 from notellm_hf.models.notellm.processing_notellm import Note
 from notellm_hf.precision import cpu_has_native_bf16, inference_autocast
 
 ROOT = Path(__file__).resolve().parents[1]
-# name -> (precision, reuse the shared prompt prefix's key/value cache)
+
+
+@dataclass
+class EncodingRun:
+    """What every encoder works from: the trained model, its stock-module export (made on first use), settings."""
+
+    model_folder: str
+    out: Path
+    batch_size: int
+    model: Any = None
+    tokenizer: Any = None
+    stock_model: Any = None
+    onnx_encoders: dict[str, OnnxNoteEncoder] = field(default_factory=dict)
+
+    def stock_export(self) -> Path:
+        folder = self.out / "stock"
+        if not (folder / ONNX_FILES["int8"]).exists():
+            export_sentence_transformers(self.model_folder, folder, onnx=True)
+        return folder
+
+
+def notellm_encoder(precision: str, reuse_prefix: bool) -> Callable[[EncodingRun, list[Note]], np.ndarray]:
+    def encode(run: EncodingRun, notes: list[Note]) -> np.ndarray:
+        with inference_autocast(precision, "cpu"):
+            return run.model.encode_notes(
+                run.tokenizer, notes, batch_size=run.batch_size, reuse_prefix=reuse_prefix
+            ).numpy()
+
+    return encode
+
+
+def onnx_encoder(kind: str) -> Callable[[EncodingRun, list[Note]], np.ndarray]:
+    def encode(run: EncodingRun, notes: list[Note]) -> np.ndarray:
+        if kind not in run.onnx_encoders:
+            run.onnx_encoders[kind] = OnnxNoteEncoder(run.stock_export(), kind)
+        texts = NoteTextRenderer.from_model(run.model, run.tokenizer)(notes)  # rendering is part of the work
+        return run.onnx_encoders[kind].encode(texts, batch_size=run.batch_size)
+
+    return encode
+
+
+def stock_encoder(run: EncodingRun, notes: list[Note]) -> np.ndarray:
+    """The stock-module export on sentence-transformers (torch, fp32), fed rendered texts."""
+    if run.stock_model is None:
+        from sentence_transformers import SentenceTransformer
+
+        run.stock_model = SentenceTransformer(str(run.stock_export()), device="cpu")
+    texts = NoteTextRenderer.from_model(run.model, run.tokenizer)(notes)
+    return run.stock_model.encode(texts, batch_size=run.batch_size)
+
+
 ENCODERS = {
-    "fp32": ("fp32", False),
-    "bf16": ("bf16", False),
-    "fp32 + prefix cache": ("fp32", True),
-    "bf16 + prefix cache": ("bf16", True),
+    "fp32": notellm_encoder("fp32", reuse_prefix=False),
+    "bf16": notellm_encoder("bf16", reuse_prefix=False),
+    "fp32 + prefix cache": notellm_encoder("fp32", reuse_prefix=True),
+    "bf16 + prefix cache": notellm_encoder("bf16", reuse_prefix=True),
+    "stock export": stock_encoder,
+    "onnx fp32": onnx_encoder("fp32"),
+    "onnx int8": onnx_encoder("int8"),
 }
 
 
@@ -66,17 +124,15 @@ def main() -> None:
     test = benchmark.split_notes("test")
     pool = [Note.from_any(row) for row in test]
     ids, exposure = [note.note_id for note in pool], [e or 0.0 for e in test["exposure"]]
-    model, tokenizer = load_notellm(args.model)
+    run = EncodingRun(args.model, Path(args.out), args.batch_size)
+    run.model, run.tokenizer = load_notellm(args.model)
     names = args.encoders.split(",")
     results, embeddings, speed = {}, {}, {}
     for name in names:
-        precision, reuse_prefix = ENCODERS[name]
-        with inference_autocast(precision, "cpu"):
-            encode = partial(model.encode_notes, tokenizer, batch_size=args.batch_size, reuse_prefix=reuse_prefix)
-            encode(pool[: args.batch_size])  # warm-up
-            start = time.perf_counter()
-            embeddings[name] = encode(pool).numpy()
-            seconds = time.perf_counter() - start
+        ENCODERS[name](run, pool[: args.batch_size])  # warm-up (and, for ONNX, the export on first use)
+        start = time.perf_counter()
+        embeddings[name] = ENCODERS[name](run, pool)
+        seconds = time.perf_counter() - start
         speed[name] = {"seconds": round(seconds, 1), "notes_per_s": round(len(pool) / seconds, 2)}
         retrieval = retrieval_metrics(embedding_scorer(embeddings[name]), ids, benchmark.test_pairs, exposure)
         results[name] = {"retrieval": retrieval}

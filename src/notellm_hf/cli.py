@@ -162,7 +162,11 @@ def _evaluate(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     if args.adapter_only and args.format != "notellm":
         raise ValueError("--adapter-only exports a LoRA adapter for the NoteLLM format only (--format notellm)")
+    if args.onnx and args.format != "sentence-transformers":
+        raise ValueError("--onnx adds ONNX files to a stock-module export only (--format sentence-transformers)")
     options = {"adapter_only": True} if args.adapter_only else {}
+    if args.onnx:
+        options["onnx"] = True
     out = EXPORT_FORMATS[args.format](
         args.source,
         args.out,
@@ -292,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="notellm",
         help="notellm: the NoteLLM model with its remote code (embeddings + generation); sentence-transformers: "
         "stock modules only, no remote code (embeddings of notes rendered by `notellm render`)",
+    )
+    export.add_argument(
+        "--onnx", action="store_true", help="with --format sentence-transformers: add onnx/model.onnx + int8 copy"
     )
     export.add_argument("--adapter-only", action="store_true", help="export the LoRA adapter alone (not merged)")
     export.add_argument("--base-model", help="base NoteLLM for an adapter (Hub id to record when publishing)")

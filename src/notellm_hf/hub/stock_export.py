@@ -23,6 +23,7 @@ from ..models.notellm.processing_notellm import Note
 from .export import export_inputs, load_for_export
 from .model_card import model_card
 from .note_text import RENDERING_FILE, NoteTextRenderer
+from .onnx_export import add_onnx_files
 
 # Notes whose ids the export checks: the engine's tokenization of the rendered text must end at the read-out.
 _PROBE_NOTES = (
@@ -94,9 +95,11 @@ def export_sentence_transformers(
     training_config: dict[str, Any] | str | Path | None = None,
     evaluation: dict[str, Any] | str | Path | None = None,
     datasets: list[str] | None = None,
+    onnx: bool = False,
 ) -> Path:
     """Writes the stock-module folder of a trained NoteLLM folder or LoRA adapter (merged), plus
-    ``notellm_rendering.json`` (what `NoteTextRenderer.from_pretrained` reads) and a model card.
+    ``notellm_rendering.json`` (what `NoteTextRenderer.from_pretrained` reads) and a model card; with ``onnx``
+    also the Transformer module as ``onnx/model.onnx`` and its int8 copy (`add_onnx_files`).
 
     Written to a temporary folder and renamed, so a refused or failed export writes nothing.
     """
@@ -111,4 +114,6 @@ def export_sentence_transformers(
         (partial / RENDERING_FILE).write_text(json.dumps(renderer.settings(), indent=2) + "\n")
         card = model_card(model.config, base_model=base_model or base, stock_modules=True, **card_facts)
         card.save(partial / "README.md")
+        if onnx:
+            add_onnx_files(partial)
     return Path(out_dir)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models.notellm.processing_notellm import position_ids_from_mask
+from ..models.notellm.modeling_notellm import padded_decoder_states
 from .lora import unwrap_peft
 
 
@@ -118,12 +118,7 @@ class FrozenPrefixCache:
         layers = self.decoder.layers
         skipped = {layer: _passthrough for layer in layers[self.cut :]}
         with _forwards_replaced({**skipped, self.decoder.norm: _passthrough}):
-            return self.decoder(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                position_ids=position_ids_from_mask(attention_mask),
-                use_cache=False,
-            ).last_hidden_state
+            return padded_decoder_states(self.decoder, input_ids, attention_mask)
 
     def prefix(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The frozen layers' output for a padded batch (zeros at padding), computing only unseen rows."""

@@ -41,6 +41,17 @@ from .processing_notellm import (
 NoteLike = Note | dict[str, Any] | str
 
 
+def padded_decoder_states(decoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """A decoder's last hidden states for a padded batch, positions counted over real tokens only: a row gets the
+    states it gets alone, under left or right padding."""
+    return decoder(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids_from_mask(attention_mask),
+        use_cache=False,
+    ).last_hidden_state
+
+
 @dataclass
 class NoteLLMOutput(ModelOutput):
     """``loss``: the generation loss (mean over output tokens), present when labels are given.

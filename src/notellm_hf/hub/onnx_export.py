@@ -1,0 +1,121 @@
+"""ONNX files for a stock-module export, and an ONNX Runtime encoder that serves them without torch models.
+
+The graph is the export's Transformer module alone (``input_ids``, ``attention_mask`` -> ``last_hidden_state``), the
+layout sentence-transformers' ``backend="onnx"`` reads from ``onnx/model.onnx``; pooling, the Dense head and
+Normalize stay outside it. Positions are computed from the mask inside the graph, so left-padded rows embed as
+they do alone. ``onnx/model_qint8.onnx`` holds the same graph with its matmul weights dynamically quantized to int8
+(activations quantized per batch at run time), the cheap arithmetic a CPU without native bf16 can use.
+
+Why an encoder of our own: sentence-transformers loads ONNX files through optimum-onnx, whose only release (0.1.0)
+requires transformers < 4.58, while this package runs on transformers 5. ``OnnxNoteEncoder`` does what that backend
+would do with the same files: tokenize, run the graph, take the last real token, apply the Dense weights, normalize.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file
+from transformers import AutoModel, AutoTokenizer
+
+from ..data.io import atomic_path
+from ..models.notellm.modeling_notellm import padded_decoder_states
+from ..models.notellm.processing_notellm import length_sorted_batches, padded_batch
+
+ONNX_FILES = {"fp32": "onnx/model.onnx", "int8": "onnx/model_qint8.onnx"}
+
+
+class _TransformerGraph(torch.nn.Module):
+    """The decoder with positions counted over real tokens (what ``encode_notes`` does), for tracing."""
+
+    def __init__(self, decoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return padded_decoder_states(self.decoder, input_ids, attention_mask)
+
+
+def _require_onnx() -> None:
+    missing = [name for name in ("onnx", "onnxruntime", "onnxscript") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RuntimeError(f"ONNX export needs {', '.join(missing)}: pip install 'notellm-hf[onnx]'")
+
+
+def add_onnx_files(folder: str | Path) -> dict[str, Path]:
+    """Writes ``onnx/model.onnx`` and ``onnx/model_qint8.onnx`` into a stock-module export (all or nothing)."""
+    _require_onnx()
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    folder = Path(folder)
+    if not (folder / "modules.json").exists() or not (folder / "config.json").exists():
+        raise ValueError(f"{folder} is not a stock-module export (`notellm export --format sentence-transformers`)")
+    # Eager attention: the traced graph then holds plain matmuls and a mask add, which every runtime executes.
+    decoder = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
+    example = torch.tensor([[1, 2, 3, 4], [1, 2, 3, 4]])
+    with atomic_path(folder / "onnx") as partial:
+        partial.mkdir()
+        fp32 = partial / Path(ONNX_FILES["fp32"]).name
+        axes = {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence")}
+        torch.onnx.export(
+            _TransformerGraph(decoder).eval(),
+            (example, torch.ones_like(example)),
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_shapes={"input_ids": axes, "attention_mask": axes},
+            dynamo=True,
+            external_data=False,
+        )
+        quantize_dynamic(str(fp32), str(partial / Path(ONNX_FILES["int8"]).name), weight_type=QuantType.QInt8)
+    return {kind: folder / name for kind, name in ONNX_FILES.items()}
+
+
+class OnnxNoteEncoder:
+    """Embeds rendered note texts with an export's ONNX graph on ONNX Runtime: the stock modules' computation
+    (last-token pooling, bias-free Dense, Normalize) in NumPy around the graph."""
+
+    def __init__(self, folder: str | Path, kind: str = "int8", threads: int | None = None) -> None:
+        _require_onnx()
+        import onnxruntime
+
+        folder = Path(folder)
+        if kind not in ONNX_FILES:
+            raise ValueError(f"kind must be one of {sorted(ONNX_FILES)}, got {kind!r}")
+        if not (folder / ONNX_FILES[kind]).exists():
+            raise ValueError(f"{folder} has no {ONNX_FILES[kind]}: run add_onnx_files (notellm export --onnx) first")
+        modules = {module["type"].rsplit(".", 1)[-1]: module for module in _read(folder / "modules.json")}
+        dense = load_file(str(folder / modules["Dense"]["path"] / "model.safetensors"))
+        self.head = dense["linear.weight"].T.astype(np.float32)
+        self.normalize = "Normalize" in modules
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = onnxruntime.InferenceSession(str(folder / ONNX_FILES[kind]), options)
+
+    def encode(self, texts: list[str], batch_size: int = 16) -> np.ndarray:
+        """(n, d) float32 embeddings of rendered texts, batched by length (little padding), in input order."""
+        sequences = [self.tokenizer(text)["input_ids"] for text in texts]
+        result = np.empty((len(texts), self.head.shape[1]), dtype=np.float32)
+        for index in length_sorted_batches(sequences, batch_size):
+            batch = padded_batch([sequences[i] for i in index], self.tokenizer.pad_token_id, side="left")
+            feeds = {name: tensor.numpy() for name, tensor in batch.items()}
+            hidden = self.session.run(None, feeds)[0]
+            embeddings = hidden[:, -1] @ self.head  # left padding: every row's last token is its read-out
+            if self.normalize:
+                embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+            result[index] = embeddings
+        return result
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+__all__ = ["ONNX_FILES", "OnnxNoteEncoder", "add_onnx_files"]

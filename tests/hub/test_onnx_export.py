@@ -1,0 +1,38 @@
+import json
+
+import numpy as np
+import pytest
+
+from notellm_hf.cli import main
+from notellm_hf.hub import NoteTextRenderer, OnnxNoteEncoder, add_onnx_files
+
+from conftest import TOY_NOTES, make_model
+
+LONG_NOTE = {"note_id": "long", "title": "Mountain pasta " * 40, "content": "A long trail, pasta, chords. " * 80}
+NOTES = [*TOY_NOTES, LONG_NOTE]
+
+
+def test_onnx_files_embed_like_encode_notes_and_int8_stays_close(tmp_path):
+    model, tokenizer = make_model("qwen2")
+    model.eval().save_pretrained(tmp_path / "trained")
+    tokenizer.save_pretrained(tmp_path / "trained")
+    out = tmp_path / "stock"
+    assert main(["export", str(tmp_path / "trained"), str(out), "--format", "sentence-transformers", "--onnx"]) == 0
+    texts = NoteTextRenderer.from_pretrained(out)(NOTES)
+    expected = model.encode_notes(tokenizer, NOTES).numpy()
+    # Batches of 3 mix the long note with short ones: left padding inside the graph is exercised.
+    fp32 = OnnxNoteEncoder(out, "fp32").encode(texts, batch_size=3)
+    np.testing.assert_allclose(fp32, expected, atol=1e-5, rtol=0)
+    int8 = OnnxNoteEncoder(out, "int8").encode(texts, batch_size=3)
+    cosine = (int8 * expected).sum(axis=1)
+    assert cosine.min() >= 0.99 and not np.allclose(int8, expected, atol=1e-6)  # quantized, yet close
+    assert json.loads((out / "modules.json").read_text())[0]["type"].endswith("Transformer")
+
+
+def test_onnx_needs_a_stock_export(tmp_path, capsys):
+    with pytest.raises(ValueError, match="is not a stock-module export"):
+        add_onnx_files(tmp_path)
+    assert main(["export", str(tmp_path), str(tmp_path / "x"), "--onnx"]) == 2
+    assert "--format sentence-transformers" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="has no onnx/model_qint8.onnx"):
+        OnnxNoteEncoder(tmp_path)
