@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser test test-fast lint clean demo benchmark
+.PHONY: install browser java test test-fast lint clean demo benchmark
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,17 @@ browser:
 	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null || \
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }; }
 
-test: $(STAMP) browser
+# The Spark pair engine's tests run a local Spark session: a Java runtime (17+), Debian's if none is installed.
+java:
+	@command -v java >/dev/null || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y -q openjdk-17-jre-headless >/dev/null || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q openjdk-17-jre-headless >/dev/null; }; }
+
+test: $(STAMP) browser java
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra
 
-test-fast: $(STAMP) browser
+test-fast: $(STAMP) browser java
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra -m "not slow"
 
 lint: $(STAMP)

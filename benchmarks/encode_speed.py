@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,6 +119,13 @@ def main() -> None:
     parser.add_argument("--data", default=str(cache_dir() / "datasets" / "debian-dev-1500-2048"))
     parser.add_argument("--encoders", default=",".join(ENCODERS), help=f"comma-separated, from {list(ENCODERS)}")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="timed passes per encoder, interleaved; the median counts (a machine "
+        "whose speed drifts then slows every encoder alike)",
+    )
     parser.add_argument("--out", default=str(ROOT / "outputs" / "encode_speed"))
     args = parser.parse_args()
     benchmark = load_benchmark_set(args.data)
@@ -130,13 +138,22 @@ def main() -> None:
     results, embeddings, speed = {}, {}, {}
     for name in names:
         ENCODERS[name](run, pool[: args.batch_size])  # warm-up (and, for ONNX, the export on first use)
-        start = time.perf_counter()
-        embeddings[name] = ENCODERS[name](run, pool)
-        seconds = time.perf_counter() - start
-        speed[name] = {"seconds": round(seconds, 1), "notes_per_s": round(len(pool) / seconds, 2)}
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(args.rounds):
+        for name in names:
+            start = time.perf_counter()
+            embeddings[name] = ENCODERS[name](run, pool)
+            timings[name].append(time.perf_counter() - start)
+            print(f"{name}: {len(pool)} notes in {timings[name][-1]:.1f} s", flush=True)
+    for name in names:
+        seconds = statistics.median(timings[name])
+        speed[name] = {
+            "seconds": round(seconds, 1),
+            "seconds_per_round": [round(value, 1) for value in timings[name]],
+            "notes_per_s": round(len(pool) / seconds, 2),
+        }
         retrieval = retrieval_metrics(embedding_scorer(embeddings[name]), ids, benchmark.test_pairs, exposure)
         results[name] = {"retrieval": retrieval}
-        print(f"{name}: {len(pool)} notes in {seconds:.1f} s ({len(pool) / seconds:.2f} notes/s)", flush=True)
     first = names[0]
     for name in names:
         cosine = np.sum(embeddings[name] * embeddings[first], axis=1)  # both L2-normalised
@@ -149,6 +166,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"model": args.model, "data": args.data, "notes": len(pool), "batch_size": args.batch_size}
+    meta["rounds"] = args.rounds
     meta["cpu"] = cpu_description()
     report = {"meta": meta, "speed": speed, "results": results}
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")

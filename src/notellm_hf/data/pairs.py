@@ -1,4 +1,4 @@
-"""Click logs -> related-note pairs by co-occurrence (NoteLLM Sec. 4.1), on DuckDB.
+"""Click logs -> related-note pairs by co-occurrence (NoteLLM Sec. 4.1), on DuckDB (one machine) or Spark.
 
 s(A -> B) = sum over users i of 1 / N_i, N_i = number of distinct notes user i clicked in the window.
 """
@@ -42,19 +42,40 @@ class CooccurrenceArguments:
         default=True, metadata={"help": "Count A -> B only when B was clicked after A (else both directions)."}
     )
     pairs_max_history: int | None = field(default=None, metadata={"help": "Keep each user's M most recent clicks."})
+    pairs_engine: str = field(
+        default="duckdb", metadata={"help": "duckdb (one machine) or spark (the active Spark session, else local)."}
+    )
 
     def thresholds(self) -> dict[str, Any]:
-        """The keyword arguments of [`build_cooccurrence_pairs`] these settings stand for."""
+        """The keyword arguments of [`build_cooccurrence_pairs`] these settings stand for (engine included)."""
         return {
             "upper": self.pairs_upper,
             "lower": self.pairs_lower,
             "top_t": self.pairs_top_t,
             "ordered": self.pairs_ordered,
             "max_history": self.pairs_max_history,
+            "engine": self.pairs_engine,
         }
 
 
 _PAPER = CooccurrenceArguments()
+
+
+def check_click_columns(source: str, columns: Iterable[str]) -> None:
+    """A named error for a click log without the columns every engine reads."""
+    columns = list(columns)
+    missing = [column for column in CLICK_COLUMNS if column not in columns]
+    if missing:
+        raise ValueError(f"{source}: missing click columns {missing} (has {columns})")
+
+
+def check_click_counts(source: str, null_counts: dict[str, int], total: int) -> None:
+    """A named error for clicks that miss a value, or for an empty log (``null_counts``: column -> count)."""
+    for column, count in null_counts.items():
+        if count:
+            raise ValueError(f"{source}: {count} clicks have no {column}")
+    if total == 0:
+        raise ValueError(f"{source}: the click log is empty")
 
 
 def _register_clicks(
@@ -83,20 +104,14 @@ def _register_clicks(
         relation, source = con.from_arrow(clicks), "the click table"
     else:
         raise ValueError(f"clicks must be a DataFrame, an Arrow table or a file path, got {type(clicks).__name__}")
-    missing = [column for column in CLICK_COLUMNS if column not in relation.columns]
-    if missing:
-        raise ValueError(f"{source}: missing click columns {missing} (has {relation.columns})")
+    check_click_columns(source, relation.columns)
     relation.select(*CLICK_COLUMNS).create_view("raw_clicks")
     con.sql("CREATE TEMP VIEW clicks AS SELECT * FROM raw_clicks").fetchall()
     nulls = con.sql(
         "SELECT count(*) FILTER (user_id IS NULL), count(*) FILTER (note_id IS NULL), "
         "count(*) FILTER (timestamp IS NULL), count(*) FROM clicks"
     ).fetchall()[0]
-    for column, count in zip(CLICK_COLUMNS, nulls[:3], strict=True):
-        if count:
-            raise ValueError(f"{source}: {count} clicks have no {column}")
-    if nulls[3] == 0:
-        raise ValueError(f"{source}: the click log is empty")
+    check_click_counts(source, dict(zip(CLICK_COLUMNS, nulls[:3], strict=True)), nulls[3])
     if known_note_ids is None:
         return 0
     con.from_arrow(pa.table({"note_id": pa.array([str(i) for i in known_note_ids], pa.string())})).create_view(
@@ -121,12 +136,10 @@ def build_cooccurrence_pairs(
     top_t: int = _PAPER.pairs_top_t,
     ordered: bool = _PAPER.pairs_ordered,
     max_history: int | None = _PAPER.pairs_max_history,
-    threads: int | None = None,
-    memory_limit: str | None = None,
-    progress: bool = False,
-    pairs_per_partition: int = 10_000_000,
     known_note_ids: Iterable[str] | None = None,
     on_unknown: str = "error",
+    engine: str = _PAPER.pairs_engine,
+    **engine_options: Any,
 ) -> pd.DataFrame:
     """Related-note pairs from a click log (columns ``user_id``, ``note_id``, ``timestamp``).
 
@@ -140,7 +153,9 @@ def build_cooccurrence_pairs(
 
     ``known_note_ids``: clicks on other notes are an error, or with ``on_unknown="drop"`` are dropped and
     counted in ``result.attrs["dropped_clicks"]`` (also logged).
-    ``pairs_per_partition`` bounds the (user, pair) events aggregated at once, and so peak memory.
+    ``engine`` (`PAIR_ENGINES`): ``"duckdb"`` (options ``threads``, ``memory_limit``, ``progress``,
+    ``pairs_per_partition``: the (user, pair) events aggregated at once, and so peak memory) or ``"spark"``
+    (option ``spark``: the session; default the active one, else ``local[*]``); both give the same pairs.
 
     Returns a pandas DataFrame with columns ``note_id_a``, ``note_id_b`` (note id type of the log) and
     ``score`` (float64, rounded to 12 decimals), sorted by ``note_id_a`` then descending score.
@@ -155,6 +170,30 @@ def build_cooccurrence_pairs(
         raise ValueError(f"on_unknown must be 'error' or 'drop', got {on_unknown!r}")
     if max_history is not None and max_history < 2:
         raise ValueError(f"max_history must be >= 2 (or None), got {max_history}")
+    if engine not in PAIR_ENGINES:
+        raise ValueError(f"unknown pair engine {engine!r}; choose from {sorted(PAIR_ENGINES)}")
+    settings = {"upper": upper, "lower": lower, "top_t": top_t, "ordered": ordered, "max_history": max_history}
+    return PAIR_ENGINES[engine](
+        clicks, **settings, known_note_ids=known_note_ids, on_unknown=on_unknown, **engine_options
+    )
+
+
+def duckdb_pairs(
+    clicks: Any,
+    *,
+    upper: float,
+    lower: float,
+    top_t: int,
+    ordered: bool,
+    max_history: int | None,
+    known_note_ids: Iterable[str] | None,
+    on_unknown: str,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    progress: bool = False,
+    pairs_per_partition: int = 10_000_000,
+) -> pd.DataFrame:
+    """`build_cooccurrence_pairs(..., engine="duckdb")`: DuckDB reads files itself (streaming, multi-threaded)."""
     con = duckdb.connect()
     if progress:
         con.execute("SET enable_progress_bar = true")
@@ -219,6 +258,15 @@ def build_cooccurrence_pairs(
     pairs = pairs.astype({"score": "float64"})
     pairs.attrs["dropped_clicks"] = dropped
     return pairs
+
+
+def _spark_pairs(clicks: Any, **options: Any) -> pd.DataFrame:
+    from .pairs_spark import spark_pairs  # pyspark is optional: imported only when asked for
+
+    return spark_pairs(clicks, **options)
+
+
+PAIR_ENGINES = {"duckdb": duckdb_pairs, "spark": _spark_pairs}
 
 
 def pairs_from_click_log(

@@ -25,13 +25,8 @@ from tqdm.auto import tqdm
 
 from ..backbones import load_backbone
 from ..data.benchmark_set import BenchmarkSet
-from ..models.notellm.processing_notellm import (
-    Note,
-    length_sorted_batches,
-    padded_batch,
-    position_ids_from_mask,
-    truncate_to_tokens,
-)
+from ..models.notellm.modeling_notellm import padded_decoder_states
+from ..models.notellm.processing_notellm import Note, length_sorted_batches, padded_batch, truncate_to_tokens
 from ..precision import inference_autocast
 from .metrics import Scorer, popularity_scorer
 
@@ -129,9 +124,7 @@ class LastTokenEncoder:
             # (a tokenizer's own pad id may lie outside a backbone's vocabulary).
             batch = padded_batch([sequences[i] for i in index], 0, side="left")
             input_ids, mask = batch["input_ids"].to(self.model.device), batch["attention_mask"].to(self.model.device)
-            hidden = decoder(
-                input_ids=input_ids, attention_mask=mask, position_ids=position_ids_from_mask(mask)
-            ).last_hidden_state
+            hidden = padded_decoder_states(decoder, input_ids, mask)
             result[index] = torch.nn.functional.normalize(hidden[:, -1].float(), dim=-1).cpu().numpy()
         return result
 
