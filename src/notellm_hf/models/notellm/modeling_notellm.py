@@ -8,6 +8,7 @@ import time. Loading GGUF backbones is training-side work and lives in ``notellm
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -217,10 +218,15 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         embeddings = self.embedding_head(hidden[rows, self.readout_positions(input_ids)]).float()
         return F.normalize(embeddings, dim=-1) if self.config.normalize_embeddings else embeddings
 
+    def _cache_keyword(self) -> str:
+        """The decoder's name for its key/value cache: ``cache`` (transformers >= 5.2x) or ``past_key_values``."""
+        parameters = inspect.signature(self.language_model.get_decoder().forward).parameters
+        return "cache" if "cache" in parameters else "past_key_values"
+
     def _prefix_cache(self, prefix_ids: list[int]) -> Any:
         """Key/value cache of the prompt tokens every note shares (the instruction), computed once."""
         ids = torch.tensor([prefix_ids], device=self.device)
-        return self.language_model.get_decoder()(input_ids=ids, use_cache=True).cache
+        return getattr(self.language_model.get_decoder()(input_ids=ids, use_cache=True), self._cache_keyword())
 
     def _embed_after_prefix(self, prefix_cache: Any, suffixes: list[list[int]], pad_token_id: int) -> torch.Tensor:
         """Embeddings of rows that all start with the cached prefix, running only their own tokens.
@@ -237,8 +243,8 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             input_ids=batch["input_ids"],
             attention_mask=torch.cat([prefix_mask, batch["attention_mask"]], dim=1),
             position_ids=prefix + position_ids_from_mask(batch["attention_mask"]),
-            cache=cache,
             use_cache=True,
+            **{self._cache_keyword(): cache},
         ).last_hidden_state
         return self._read_out(hidden, batch["input_ids"])
 
@@ -292,7 +298,6 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         if not sequences:
             return torch.empty(0, self.config.embedding_dim)
         prefix = shared_prefix_length(sequences) if reuse_prefix else 0
-        prefix_cache = self._prefix_cache(sequences[0][:prefix]) if prefix else None
         result = torch.empty(len(sequences), self.config.embedding_dim)
         batches = length_sorted_batches(sequences, batch_size)
         if show_progress_bar:
@@ -302,6 +307,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         was_training = self.training
         self.eval()
         try:
+            prefix_cache = self._prefix_cache(sequences[0][:prefix]) if prefix else None
             for index in batches:
                 if prefix_cache is not None:
                     suffixes = [sequences[i][prefix:] for i in index]
