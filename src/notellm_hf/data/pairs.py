@@ -16,15 +16,12 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from .clicks import CLICK_COLUMNS, CLICK_SUFFIXES, SCORE_DECIMALS, check_click_columns, check_click_counts
 from .io import read_table, table_suffix, write_table
 
 logger = logging.getLogger(__name__)
-CLICK_COLUMNS = ("user_id", "note_id", "timestamp")
-CLICK_SUFFIXES = (".parquet", ".csv", ".tsv", ".arrow", ".feather")
 PAIR_COLUMNS = ("note_id_a", "note_id_b", "score")
 PAIR_SUFFIXES = (".parquet", ".csv", ".jsonl")
-# Scores are rounded so that sums that are equal in exact arithmetic tie exactly (top-t is then deterministic).
-SCORE_DECIMALS = 12
 
 
 @dataclass
@@ -59,23 +56,6 @@ class CooccurrenceArguments:
 
 
 _PAPER = CooccurrenceArguments()
-
-
-def check_click_columns(source: str, columns: Iterable[str]) -> None:
-    """A named error for a click log without the columns every engine reads."""
-    columns = list(columns)
-    missing = [column for column in CLICK_COLUMNS if column not in columns]
-    if missing:
-        raise ValueError(f"{source}: missing click columns {missing} (has {columns})")
-
-
-def check_click_counts(source: str, null_counts: dict[str, int], total: int) -> None:
-    """A named error for clicks that miss a value, or for an empty log (``null_counts``: column -> count)."""
-    for column, count in null_counts.items():
-        if count:
-            raise ValueError(f"{source}: {count} clicks have no {column}")
-    if total == 0:
-        raise ValueError(f"{source}: the click log is empty")
 
 
 def _register_clicks(

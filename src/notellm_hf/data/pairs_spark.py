@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .clicks import CLICK_COLUMNS, CLICK_SUFFIXES, SCORE_DECIMALS, check_click_columns, check_click_counts
 from .io import table_suffix
-from .pairs import CLICK_COLUMNS, CLICK_SUFFIXES, SCORE_DECIMALS, check_click_columns, check_click_counts
 
 logger = logging.getLogger(__name__)
 
