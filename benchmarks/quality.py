@@ -50,7 +50,6 @@ VARIANTS = {
     "--max_steps 50",
     # 127 in-batch negatives per note (the paper's count) at the same 1,600 pairs seen as the configs' 32 x 50.
     "batch 64 x 25 steps": "--per_device_train_batch_size 64 --max_steps 25",
-    "batch 64 + lr 3e-4 x 25 steps": "--per_device_train_batch_size 64 --learning_rate 3e-4 --max_steps 25",
 }
 
 
