@@ -203,6 +203,35 @@ def test_hard_negatives_are_mined_and_reach_the_batches(toy, tmp_path):
         train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + ["--hard_negatives", "-1"]))
 
 
+def test_a_hard_negatives_file_reaches_the_batches_and_bad_ones_fail_before_training(toy, tmp_path):
+    # Every toy pair gets the first note of the next pair as its negative (never related to it).
+    rows = [(a, b, TOY_PAIRS[(i + 1) % len(TOY_PAIRS)][0]) for i, (a, b) in enumerate(TOY_PAIRS)]
+    path = tmp_path / "negatives.jsonl"
+    pd.DataFrame(rows, columns=["note_id_a", "note_id_b", "negative"]).to_json(path, orient="records", lines=True)
+    overrides = tiny_overrides(toy, tmp_path) + ["--hard_negatives_file", str(path), "--eval_strategy", "no"]
+    trainer = train(*parse_recipe_args(overrides))
+    expected = {(a, b): [n] for a, b, n in rows}
+    dataset = trainer.train_dataset
+    assert [expected[a, b] for a, b in zip(dataset["anchor"], dataset["positive"], strict=True)] == dataset["negatives"]
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert int(batch["query_rows"]) == 8 and batch["input_ids"].shape[0] == 12  # 4 pairs + 4 negatives
+    pd.DataFrame([("pasta", "pizza", "nowhere")], columns=["note_id_a", "note_id_b", "negative"]).to_csv(
+        tmp_path / "bad.csv", index=False
+    )
+    started = []
+
+    class Started(TrainerCallback):
+        def on_train_begin(self, *args, **kwargs):
+            started.append(True)
+
+    bad = tiny_overrides(toy, tmp_path / "bad") + ["--hard_negatives_file", str(tmp_path / "bad.csv")]
+    with pytest.raises(ValueError, match="row 1, negative: note 'nowhere' is not in the note table"):
+        train(*parse_recipe_args(bad), callbacks=[Started()])
+    assert not started and not (tmp_path / "bad").exists()
+    with pytest.raises(ValueError, match="hard_negatives .* or hard_negatives_file, not both"):
+        train(*parse_recipe_args(overrides + ["--hard_negatives", "1"]))
+
+
 def test_the_recipe_starts_the_head_from_the_principal_directions(toy, tmp_path):
     overrides = ["--embedding_head_init", "pca", "--embedding_dim", "3", "--max_steps", "1", "--learning_rate", "0"]
     trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides + ["--eval_strategy", "no"]))

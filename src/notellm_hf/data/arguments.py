@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..models.notellm.processing_notellm import Note
 from .benchmark_set import load_benchmark_set
+from .negatives import load_hard_negatives
 from .notes import load_notes, notes_by_id
 from .pairs import CooccurrenceArguments, build_cooccurrence_pairs, load_pairs
 
@@ -34,9 +35,16 @@ class DataArguments:
         default=0.05,
         metadata={"help": "Skip candidates scoring within this cosine margin of the positive (likely unlabelled)."},
     )
+    hard_negatives_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hard negatives mined elsewhere: note_id_a, note_id_b and negative or negative_1..n columns "
+            "(sentence-transformers' triplet / n-tuple layout with note ids); instead of hard_negatives."
+        },
+    )
 
     def __post_init__(self) -> None:
-        for name in ("benchmark", "notes", "clicks", "pairs", "eval_pairs"):
+        for name in ("benchmark", "notes", "clicks", "pairs", "eval_pairs", "hard_negatives_file"):
             if getattr(self, name):
                 setattr(self, name, str(Path(getattr(self, name)).expanduser()))
 
@@ -47,6 +55,8 @@ class DataArguments:
                 f"hard_negatives and hard_negative_margin must be >= 0, got {self.hard_negatives} and "
                 f"{self.hard_negative_margin}"
             )
+        if self.hard_negatives and self.hard_negatives_file:
+            raise ValueError("give hard_negatives (mined with all-MiniLM-L6-v2) or hard_negatives_file, not both")
         if self.benchmark:
             if self.notes or self.clicks or self.pairs:
                 raise ValueError("give either benchmark or notes with clicks/pairs, not both")
@@ -56,7 +66,9 @@ class DataArguments:
     def load(
         self, pairs_args: CooccurrenceArguments, seed: int
     ) -> tuple[dict[str, Note], pd.DataFrame, pd.DataFrame | None]:
-        """(notes by id, training pairs, eval pairs or None), validated; pairs sampled down to the limits."""
+        """(notes by id, training pairs, eval pairs or None), validated; pairs sampled down to the limits. With a
+        ``hard_negatives_file`` the training pairs carry a ``negatives`` column (note ids), read before sampling so
+        that every row of the file is checked against all training pairs."""
         self.validate()
         if self.benchmark:
             benchmark = load_benchmark_set(self.benchmark)
@@ -73,6 +85,9 @@ class DataArguments:
             eval_pairs = load_pairs(self.eval_pairs, known_note_ids=notes) if self.eval_pairs else None
         if len(train_pairs) == 0:
             raise ValueError("no training pairs: check the pair thresholds or the pairs file")
+        if self.hard_negatives_file:
+            negatives = load_hard_negatives(self.hard_negatives_file, train_pairs, notes)
+            train_pairs = train_pairs.assign(negatives=negatives)
         eval_pairs = None if eval_pairs is None else _sample(eval_pairs, self.max_eval_pairs, seed)
         return notes, _sample(train_pairs, self.max_train_pairs, seed), eval_pairs
 

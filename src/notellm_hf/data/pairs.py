@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,6 +262,16 @@ def pairs_from_click_log(
 def notes_in_pairs(pairs: pd.DataFrame) -> list[str]:
     """The distinct note ids on either side of ``pairs``, sorted (a stable order for seeded sampling)."""
     return sorted(set(pairs.note_id_a) | set(pairs.note_id_b))
+
+
+def related_notes(pairs: pd.DataFrame) -> dict[str, set[str]]:
+    """Each note's related notes in either direction of ``pairs`` (a note without pairs maps to an empty set):
+    what hard negatives must avoid."""
+    related: dict[str, set[str]] = defaultdict(set)
+    for a, b in zip(pairs.note_id_a, pairs.note_id_b, strict=True):
+        related[a].add(b)
+        related[b].add(a)
+    return related
 
 
 def write_pairs(pairs: pd.DataFrame, path: str | Path) -> Path:

@@ -1,5 +1,6 @@
 """Hard negatives for the contrastive loss: for each related pair, notes that look related to the anchor but are
 not, mined with any encoder's embeddings (a cheap one such as all-MiniLM-L6-v2, or the model being trained).
+Negatives mined elsewhere come in as a file: [`notellm_hf.data.negatives.load_hard_negatives`].
 
 False negatives hurt more than easy negatives help, so a candidate is skipped when it is known to be related
 to the anchor (any pair in either direction) or when it scores within ``margin`` of the positive (or above it):
@@ -8,11 +9,12 @@ such a note is as likely an unlabelled relation as a mistake.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from ..data.pairs import related_notes
 
 
 def mine_hard_negatives(
@@ -36,10 +38,7 @@ def mine_hard_negatives(
     missing = sorted({i for i in pd.concat([pairs.note_id_a, pairs.note_id_b]) if i not in row})
     if missing:
         raise ValueError(f"{len(missing)} pair notes have no embedding, e.g. {missing[:3]}")
-    related: dict[str, set[str]] = defaultdict(set)
-    for a, b in zip(pairs.note_id_a, pairs.note_id_b, strict=True):
-        related[a].add(b)
-        related[b].add(a)
+    related = related_notes(pairs)
     matrix = np.asarray(embeddings, dtype=np.float32)
     anchors = pairs.note_id_a.map(row).to_numpy()
     positives = pairs.note_id_b.map(row).to_numpy()

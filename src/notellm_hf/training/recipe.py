@@ -106,7 +106,9 @@ def train(
         "positive": train_pairs.note_id_b.tolist(),
         "pair_index": list(range(len(train_pairs))),  # keys the pair's prompt draws (exact resume)
     }
-    if data_args.hard_negatives:
+    if "negatives" in train_pairs:  # from data_args.hard_negatives_file
+        rows["negatives"] = train_pairs.negatives.tolist()
+    elif data_args.hard_negatives:
         rows["negatives"] = minilm_hard_negatives(notes, train_pairs, data_args)
     collator = NoteLLMCollator(
         tokenizer,
