@@ -127,7 +127,8 @@ def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3,
     categories = benchmark.categories
     picked = [by_id[i] for i in list(dict.fromkeys(benchmark.test_pairs.note_id_a))[:queries]]
     generated_categories = model.generate_category(tokenizer, picked, categories=categories)
-    generated_hashtags = model.generate_hashtags(tokenizer, picked, num_hashtags=3)
+    vocabulary = benchmark.hashtag_vocabulary or None
+    generated_hashtags = model.generate_hashtags(tokenizer, picked, num_hashtags=3, vocabulary=vocabulary)
     related = benchmark.test_pairs.groupby("note_id_a").note_id_b.apply(set)
     lines = []
     for note, category, hashtags in zip(picked, generated_categories, generated_hashtags, strict=True):

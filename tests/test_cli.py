@@ -81,6 +81,19 @@ def test_generate_category_respects_the_closed_list(tmp_path, model_dir, capsys)
     assert {r["category"] for r in rows} <= {"Food", "Travel"}
 
 
+def test_generate_hashtags_within_a_vocabulary_file(tmp_path, model_dir, capsys):
+    folder, _, _ = model_dir
+    notes = write_notes(tmp_path / "notes.jsonl", TOY_NOTES[:3])
+    (tmp_path / "tags.txt").write_text("pasta\n\ntravel tips\nmusic\n")
+    command = ["generate", "--model", str(folder), "--notes", str(notes), "--task", "hashtags", "--num-hashtags", "2"]
+    assert main([*command, "--hashtag-vocabulary", str(tmp_path / "tags.txt")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(len(set(r["hashtags"])) == 2 and set(r["hashtags"]) <= {"pasta", "travel tips", "music"} for r in rows)
+    (tmp_path / "empty.txt").write_text("\n")
+    assert main([*command, "--hashtag-vocabulary", str(tmp_path / "empty.txt")]) == 2
+    assert "empty.txt holds no tags" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "lines, message",
     [

@@ -57,6 +57,7 @@ def _generate(args: argparse.Namespace) -> None:
         categories=categories,
         num_hashtags=args.num_hashtags,
         batch_size=args.batch_size,
+        hashtag_vocabulary=args.hashtag_vocabulary,
     )
     for record in records:
         print(json.dumps(record, ensure_ascii=False))
@@ -234,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--task", choices=["category", "hashtags"], default="category")
     generate.add_argument("--categories", help="comma-separated closed category list (constrained decoding)")
     generate.add_argument("--num-hashtags", type=int, default=3)
+    generate.add_argument(
+        "--hashtag-vocabulary", help="text file, one hashtag a line: hashtags are decoded within this closed list"
+    )
     generate.add_argument("--batch-size", type=int, default=16)
     generate.set_defaults(run=_generate)
 

@@ -26,3 +26,14 @@ def test_dev_set_holds_out_training_notes_and_never_sees_the_test_pool(tmp_path)
     assert 0.15 < stats["test"]["notes"] / len(dev_split) < 0.45
     with pytest.raises(ValueError, match="dev_fraction"):
         dev_benchmark_set(tmp_path / "full", tmp_path / "bad", dev_fraction=1.0)
+
+
+def test_the_hashtag_vocabulary_is_the_training_notes_tags_only(tmp_path):
+    raw = [pd.read_csv(MOVIELENS_FIXTURE / name) for name in ("ratings.csv", "links.csv", "tmdb_movies.csv")]
+    write_benchmark_set(tmp_path / "full", *build_movielens_tmdb(*raw, lower=0.0))
+    full = load_benchmark_set(tmp_path / "full")
+    by_split = {"train": set(), "test": set()}
+    for split, tags in zip(full.notes["split"], full.notes["hashtags"], strict=True):
+        by_split[split].update(tags)
+    assert full.hashtag_vocabulary == sorted(by_split["train"])
+    assert by_split["test"] - by_split["train"]  # the fixture has test-only tags, which must stay off the list

@@ -7,6 +7,7 @@ from notellm_hf.evaluation import (
     embedding_scorer,
     exposure_buckets,
     hashtag_metrics,
+    hashtag_rouge_per_note,
     popularity_scorer,
     retrieval_metrics,
     scaled_ks,
@@ -91,6 +92,13 @@ def test_hashtag_metrics_by_hand():
     partial = hashtag_metrics([["space", "alien"]], [["space war", "alien"]])
     assert partial["rouge1"] == pytest.approx(80.0) and partial["rouge2"] == pytest.approx(0.0)
     assert partial["rougeL"] == pytest.approx(80.0)
+
+
+def test_per_note_rouge_is_what_the_mean_averages():
+    # Note 1: hyp "role program" vs ref "role program use gaming": P = 1, R = 1/2 -> F1 = 2/3; note 2: nothing shared.
+    per_note = hashtag_rouge_per_note([["role::program"], ["x"]], [["role::program", "use::gaming"], ["y"]])
+    np.testing.assert_allclose(per_note["rouge1"], [200 / 3, 0.0])
+    np.testing.assert_allclose(per_note["rouge2"], [100 * 2 * (1 / 3) / (1 + 1 / 3), 0.0])  # 1 of 1 / 1 of 3 bigrams
 
 
 def test_chinese_hashtags_are_tokenised_per_character():

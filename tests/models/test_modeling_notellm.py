@@ -155,6 +155,28 @@ def test_batched_hashtag_generation_equals_greedy_decoding_note_by_note(tiny):
     assert got == [greedy_hashtags(model, tokenizer, note, 2, 12) for note in notes]
 
 
+def test_vocabulary_hashtags_are_the_likeliest_list_members_by_brute_force(tiny):
+    model, tokenizer = tiny
+    vocabulary = ["pasta", "travel tips", "music", "sports science", "food"]
+    notes = [Note.from_any(n) for n in TOY_NOTES[:3]]
+    # 8 beams over 5 short members keep every hypothesis: the search is exact, so it must return the 3 members of
+    # highest summed log-probability (tokens + EOS, as a whole-sequence score), scored here one member at a time.
+    got = model.generate_hashtags(tokenizer, notes, num_hashtags=3, vocabulary=vocabulary, vocabulary_beams=8)
+    prompt = model.note_prompt
+    for note, tags in zip(notes, got, strict=True):
+        ids = prompt.tokenize(tokenizer, note, "hashtag", num_hashtags=3, with_output=False).input_ids
+        scores = {}
+        with torch.no_grad():
+            for member in vocabulary:
+                output = prompt.output_ids(tokenizer, member)
+                logits = model.language_model(torch.tensor([ids + output])).logits[0, len(ids) - 1 : -1]
+                scores[member] = float(torch.log_softmax(logits.float(), -1).gather(1, torch.tensor([output]).T).sum())
+        assert tags == sorted(vocabulary, key=scores.get, reverse=True)[:3]
+    assert model.generate_hashtags(tokenizer, notes[:1], num_hashtags=3, vocabulary=["food"]) == [["food"]]
+    with pytest.raises(ValueError, match="the hashtag vocabulary is empty"):
+        model.generate_hashtags(tokenizer, notes, vocabulary=[" "])
+
+
 def test_save_and_reload_with_the_package(tmp_path, tiny):
     model, tokenizer = tiny
     model.save_pretrained(tmp_path)

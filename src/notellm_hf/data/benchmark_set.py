@@ -40,6 +40,13 @@ class BenchmarkSet:
         """The set's closed category list (sorted), which constrained category decoding chooses from."""
         return sorted({category for category in self.notes["category"] if category})
 
+    @property
+    def hashtag_vocabulary(self) -> list[str]:
+        """The training notes' hashtags (sorted), which closed-list hashtag decoding chooses from: test notes' own
+        tags are left out, so a tag only a test note carries cannot be read off the list."""
+        train = self.notes.filter(lambda row: row["split"] != "test")
+        return sorted({tag for tags in train["hashtags"] for tag in tags if tag})
+
 
 def split_statistics(notes: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, Any]:
     """The paper's Table 1 for one split: sizes, average words per field, hashtags per note, categories."""

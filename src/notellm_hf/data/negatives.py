@@ -39,8 +39,7 @@ def load_hard_negatives(source: Any, pairs: pd.DataFrame, known_note_ids: Iterab
     columns = negative_columns(frame.columns)
     if "note_id_a" not in frame.columns or "note_id_b" not in frame.columns or not columns:
         raise ValueError(
-            f"{origin}: expected columns note_id_a, note_id_b and negative or negative_1..n, has "
-            f"{list(frame.columns)}"
+            f"{origin}: expected columns note_id_a, note_id_b and negative or negative_1..n, has {list(frame.columns)}"
         )
     known = {str(i) for i in known_note_ids}
     keys = list(zip(pairs.note_id_a, pairs.note_id_b, strict=True))

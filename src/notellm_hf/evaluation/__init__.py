@@ -4,7 +4,7 @@ benchmark run that scores them side by side, and its report."""
 from .baselines import BASELINES, Baseline, BaselineInputs
 from .benchmark import evaluate_benchmark
 from .evaluator import RecallEvaluator
-from .generation_metrics import category_metrics, hashtag_metrics, text_tokens
+from .generation_metrics import category_metrics, hashtag_metrics, hashtag_rouge_per_note, text_tokens
 from .metrics import (
     PAPER_KS,
     PAPER_POOL_SIZE,
@@ -33,6 +33,7 @@ __all__ = [
     "evaluate_benchmark",
     "exposure_buckets",
     "hashtag_metrics",
+    "hashtag_rouge_per_note",
     "markdown_table",
     "paired_bootstrap",
     "per_pair_avg",

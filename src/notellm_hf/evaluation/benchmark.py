@@ -70,6 +70,7 @@ def evaluate_benchmark(
     exposure = [e or 0.0 for e in test["exposure"]]
     pairs = benchmark.test_pairs
     categories = benchmark.categories
+    hashtag_vocabulary = benchmark.hashtag_vocabulary or None  # decoding within the training notes' tags
     sample = notes[:generation_notes]
     tagged = [note for note in notes if note.hashtags][:generation_notes]
     out = Path(out_dir or ".")
@@ -114,7 +115,9 @@ def evaluate_benchmark(
             predicted = model.generate_category(tokenizer, sample, categories=categories, batch_size=batch_size)
             results[name]["category"] = category_metrics(predicted, [n.category for n in sample], categories)
         if tagged:
-            generated = model.generate_hashtags(tokenizer, tagged, num_hashtags=3, batch_size=batch_size)
+            generated = model.generate_hashtags(
+                tokenizer, tagged, num_hashtags=3, batch_size=batch_size, vocabulary=hashtag_vocabulary
+            )
             results[name]["hashtags"] = hashtag_metrics(generated, [list(n.hashtags) for n in tagged])
     inputs = BaselineInputs(
         benchmark=benchmark,

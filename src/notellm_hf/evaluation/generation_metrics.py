@@ -38,20 +38,31 @@ def category_metrics(predicted: Sequence[str], truth: Sequence[str], categories:
     }
 
 
+def hashtag_rouge_per_note(predicted: Sequence[Sequence[str]], truth: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+    """ROUGE-1/2/L F1 (x100, rouge-score on [`text_tokens`]) of each note's generated tags against its true tags:
+    the per-note scores a paired bootstrap resamples."""
+    from rouge_score import rouge_scorer  # the `eval` extra
+
+    if len(predicted) != len(truth):
+        raise ValueError(f"{len(predicted)} predictions for {len(truth)} notes")
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=_Tokenizer())
+    scores = [scorer.score(_tag_text(ref), _tag_text(hyp)) for ref, hyp in zip(truth, predicted, strict=True)]
+    return {name: np.array([100.0 * s[name].fmeasure for s in scores]) for name in ("rouge1", "rouge2", "rougeL")}
+
+
+def _tag_text(tags: Sequence[str]) -> str:
+    return " ".join(text_tokens(" ".join(tags)))
+
+
 def hashtag_metrics(predicted: Sequence[Sequence[str]], truth: Sequence[Sequence[str]]) -> dict[str, float]:
     """Corpus BLEU-4 (sacrebleu) and mean ROUGE-1/2/L F1 (rouge-score), x100, on [`text_tokens`]."""
     # Imported here: sacrebleu and rouge-score come with the `eval` extra, training does not need them.
     import sacrebleu
-    from rouge_score import rouge_scorer
 
-    if len(predicted) != len(truth):
-        raise ValueError(f"{len(predicted)} predictions for {len(truth)} notes")
-    hypotheses = [" ".join(text_tokens(" ".join(tags))) for tags in predicted]
-    references = [" ".join(text_tokens(" ".join(tags))) for tags in truth]
-    bleu = sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none").score
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=_Tokenizer())
-    scores = [scorer.score(ref, hyp) for ref, hyp in zip(references, hypotheses, strict=True)]
-    rouge = {
-        name: 100.0 * float(np.mean([s[name].fmeasure for s in scores])) for name in ("rouge1", "rouge2", "rougeL")
+    rouge = hashtag_rouge_per_note(predicted, truth)
+    bleu = sacrebleu.corpus_bleu([_tag_text(t) for t in predicted], [[_tag_text(t) for t in truth]], tokenize="none")
+    return {
+        "bleu4": bleu.score,
+        **{name: float(np.mean(values)) for name, values in rouge.items()},
+        "notes": len(predicted),
     }
-    return {"bleu4": bleu, **rouge, "notes": len(predicted)}

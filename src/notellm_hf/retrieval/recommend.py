@@ -70,6 +70,7 @@ class Recommender:
         self.index, self.encode, self.model, self.tokenizer, self.name = index, encode, model, tokenizer, name
         self.catalog = {note.note_id: note for note in catalog}
         self.categories = sorted({note.category for note in catalog if note.category}) or None
+        self.hashtags = sorted({tag for note in catalog for tag in note.hashtags}) or None
 
     @classmethod
     def from_notellm(
@@ -131,10 +132,13 @@ class Recommender:
         return results
 
     def describe(self, notes: Sequence[Note], num_hashtags: int = 3) -> list[dict[str, Any]]:
-        """Each note's generated hashtags and category (the category constrained to the catalog's categories)."""
+        """Each note's generated hashtags and category, decoded within the catalog's hashtags and categories (open
+        decoding when the catalog has none)."""
         if self.model is None:
             raise ValueError("this recommender has no NoteLLM to generate with")
-        hashtags = self.model.generate_hashtags(self.tokenizer, notes, num_hashtags=num_hashtags)
+        hashtags = self.model.generate_hashtags(
+            self.tokenizer, notes, num_hashtags=num_hashtags, vocabulary=self.hashtags
+        )
         categories = self.model.generate_category(self.tokenizer, notes, categories=self.categories)
         return [{"hashtags": tags, "category": category} for tags, category in zip(hashtags, categories, strict=True)]
 

@@ -328,9 +328,17 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         max_new_tokens: int,
         batch_size: int,
         constraint: _CategoryTrie | None = None,
+        num_beams: int = 1,
+        num_return_sequences: int = 1,
         no_repeated_bigrams: bool = False,
     ) -> list[str]:
+        """Decoded outputs, ``num_return_sequences`` per prompt in prompt order: greedy, or a beam search scoring
+        whole sequences by their summed log-probability (length_penalty 0: a short and a long tag compete on
+        likelihood alone)."""
         texts: list[str] = []
+        beam_search = {}
+        if num_beams > 1:
+            beam_search = {"num_beams": num_beams, "num_return_sequences": num_return_sequences, "length_penalty": 0.0}
         for start in range(0, len(prompts), batch_size):
             chunk = prompts[start : start + batch_size]
             batch = padded_batch(chunk, tokenizer.pad_token_id, side="left")
@@ -345,6 +353,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
                 prefix_allowed_tokens_fn=allowed,
+                **beam_search,
                 logits_processor=LogitsProcessorList([_NoRepeatedOutputBigram(width)] if no_repeated_bigrams else []),
             )
             texts += tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
@@ -357,15 +366,32 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         num_hashtags: int = 3,
         max_new_tokens: int | None = None,
         batch_size: int = 16,
+        vocabulary: Sequence[str] | None = None,
+        vocabulary_beams: int = 4,
     ) -> list[list[str]]:
         """Generates up to ``num_hashtags`` topics per note from its title and content (the hashtag prompt): distinct
-        within the note and never a copy of its title (``NoteCompressionPrompt.distinct_hashtags``)."""
+        within the note and never a copy of its title (``NoteCompressionPrompt.distinct_hashtags``).
+
+        With a ``vocabulary`` (a closed tag list, e.g. the training notes' hashtags) the output is the
+        ``num_hashtags`` members the model finds likeliest as the note's first hashtag: a beam search constrained to
+        the list (``vocabulary_beams`` beams) returns its best distinct sequences. No invented or garbled tags, and
+        as many as asked for (greedy decoding of a small model often stops after one generic tag)."""
         prompt = self.note_prompt
         notes = self._notes(notes)
         prompts = [
             prompt.tokenize(tokenizer, note, "hashtag", num_hashtags=num_hashtags, with_output=False).input_ids
             for note in notes
         ]
+        if vocabulary is not None:
+            topics = list(dict.fromkeys(topic.strip() for topic in vocabulary if topic.strip()))
+            if not topics:
+                raise ValueError("the hashtag vocabulary is empty")
+            sequences = [prompt.output_ids(tokenizer, topic) for topic in topics]
+            constraint = _CategoryTrie(sequences, tokenizer.eos_token_id)
+            count = min(num_hashtags, len(topics))
+            beams = max(vocabulary_beams, count)
+            texts = self._generate_outputs(tokenizer, prompts, constraint.depth, batch_size, constraint, beams, count)
+            return [texts[i : i + count] for i in range(0, len(texts), count)]
         # No bigram twice in the output: greedy decoding of a small model otherwise loops ("HTTP HTTP HTTP ...").
         max_new_tokens = max_new_tokens or prompt.output_max_tokens
         texts = self._generate_outputs(tokenizer, prompts, max_new_tokens, batch_size, no_repeated_bigrams=True)
