@@ -102,3 +102,21 @@ def test_saved_pool_embeddings_are_reused_only_while_newer_than_the_model(tmp_pa
     os.utime(folder / "config.json", (newer, newer))  # the model changed after the embeddings were saved
     again = evaluate_benchmark(benchmark_dir, {"tiny": folder}, out_dir=out, generation_notes=0, reuse_embeddings=True)
     assert again["results"]["tiny"]["retrieval"]["avg"] == first["results"]["tiny"]["retrieval"]["avg"]
+
+
+def test_rows_scored_by_an_earlier_call_join_the_report_as_if_scored_together(tmp_path, benchmark_dir):
+    from notellm_hf.evaluation import evaluate_benchmark
+
+    folder, _, _ = saved_model(tmp_path / "model")
+    together = evaluate_benchmark(benchmark_dir, {"tiny": folder}, baselines=["popularity"], generation_notes=0)
+    first = evaluate_benchmark(benchmark_dir, {}, baselines=["popularity"], generation_notes=0)
+    split = evaluate_benchmark(
+        benchmark_dir, {"tiny": folder}, generation_notes=0, earlier=first, out_dir=tmp_path / "r"
+    )
+    assert split["results"] == together["results"] and split["meta"]["baselines"] == ["popularity"]
+    assert "| popularity |" in (tmp_path / "r" / "results.md").read_text()
+    with pytest.raises(ValueError, match=r"rows \['popularity'\] are in the earlier results"):
+        evaluate_benchmark(benchmark_dir, {}, baselines=["popularity"], generation_notes=0, earlier=first)
+    moved = {**first, "meta": {**first["meta"], "data": str(tmp_path / "elsewhere")}}
+    with pytest.raises(ValueError, match="the earlier results scored"):
+        evaluate_benchmark(benchmark_dir, {"tiny": folder}, generation_notes=0, earlier=moved)

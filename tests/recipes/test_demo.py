@@ -21,3 +21,13 @@ def test_training_gets_what_the_budget_leaves_after_the_measured_encoding_cost(d
     assert demo.training_seconds(1500, 100, pool_pass=200, head_pass=40) == pytest.approx(740)
     # A CPU twice as fast keeps the same overheads and gains the halved encoding time for training.
     assert demo.training_seconds(1500, 100, pool_pass=100, head_pass=20) == pytest.approx(1010)
+
+
+def test_the_baselines_share_is_set_aside_only_until_they_have_run(demo, monkeypatch):
+    monkeypatch.setattr(demo, "POOL_PASSES_AFTER_TRAINING", 2.0)
+    monkeypatch.setattr(demo, "BASELINE_POOL_PASSES", 1.5)
+    monkeypatch.setattr(demo, "SAFETY_SECONDS", 100)
+    # Before the baselines: 1500-100-40-(2.0+1.5)*200-100 = 560; after them (their 330 s now part of the 430 s spent):
+    # 1500-430-40-2.0*200-100 = 530.
+    assert demo.training_seconds(1500, 100, 200, 40, baselines_pending=True) == pytest.approx(560)
+    assert demo.training_seconds(1500, 430, 200, 40) == pytest.approx(530)

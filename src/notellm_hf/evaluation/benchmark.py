@@ -39,6 +39,7 @@ def evaluate_benchmark(
     resamples: int = RESAMPLES,
     seed: int = 0,
     precision: str = "auto",
+    earlier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Scores NoteLLM model folders and baselines on a benchmark set's test pool; writes a report to ``out_dir``.
 
@@ -50,6 +51,9 @@ def evaluate_benchmark(
     own limit: 256). Every encoder runs on ``device`` (default: the GPU when there is one). The causal LMs encode
     in ``precision`` (one of `notellm_hf.precision.PRECISIONS`; "auto": bf16 autocast where the device computes it
     natively); MiniLM and generation stay in fp32.
+
+    ``earlier`` is what an earlier call on the same set returned: its rows join this report as if scored here (the
+    demo scores its baselines before training, so that their time is measured rather than estimated).
 
     Every other row is compared with ``reference`` (default: the first model): the difference in Avg with its
     paired bootstrap 95% interval over ``resamples`` resamplings of the test pairs (``seed``), overall and per
@@ -102,6 +106,9 @@ def evaluate_benchmark(
         flush=True,
     )
     results: dict[str, dict[str, Any]] = {}
+    if earlier is not None:
+        earlier_rows = _check_earlier(earlier, data_dir, benchmark.stats.get("test"), [*models, *baselines])
+        results.update(earlier_rows)
     for name, path in models.items():
         model, tokenizer = load_notellm(path)
         model.to(device)
@@ -146,7 +153,7 @@ def evaluate_benchmark(
         "data": str(data_dir),
         "reference": reference,
         "models": {k: str(v) for k, v in models.items()},
-        "baselines": list(baselines),
+        "baselines": [*(earlier["meta"]["baselines"] if earlier else ()), *baselines],
         "stats": benchmark.stats.get("test"),
         "generation_notes": len(sample),
         "precision": precision,
@@ -155,3 +162,17 @@ def evaluate_benchmark(
         write_report(out_dir, results, meta)
         write_text(out / "pool_ids.json", json.dumps(ids, ensure_ascii=False))
     return {"meta": meta, "results": results}
+
+
+def _check_earlier(
+    earlier: dict[str, Any], data_dir: str | Path, test_stats: Any, new_rows: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The rows of an earlier ``evaluate_benchmark`` result, after checking it scored the same pool; their
+    ``vs_reference`` entries are dropped (this call compares every row again)."""
+    meta, rows = earlier.get("meta", {}), earlier.get("results", {})
+    if Path(meta.get("data", "")).resolve() != Path(data_dir).resolve() or meta.get("stats") != test_stats:
+        raise ValueError(f"the earlier results scored {meta.get('data')!r}, not this pool ({data_dir})")
+    repeated = sorted(set(rows) & set(new_rows))
+    if repeated:
+        raise ValueError(f"rows {repeated} are in the earlier results and would be scored again")
+    return {name: {k: v for k, v in row.items() if k != "vs_reference"} for name, row in rows.items()}
