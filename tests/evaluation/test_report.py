@@ -102,6 +102,14 @@ def test_saved_pool_embeddings_are_reused_only_while_newer_than_the_model(tmp_pa
     os.utime(folder / "config.json", (newer, newer))  # the model changed after the embeddings were saved
     again = evaluate_benchmark(benchmark_dir, {"tiny": folder}, out_dir=out, generation_notes=0, reuse_embeddings=True)
     assert again["results"]["tiny"]["retrieval"]["avg"] == first["results"]["tiny"]["retrieval"]["avg"]
+    # Embeddings saved in another precision are not this run's: fp32 files are re-encoded for a bf16 run.
+    options = {"out_dir": out, "generation_notes": 0, "reuse_embeddings": True}
+    os.utime(folder / "config.json", (0, 0))  # the model is older than every file saved from here on
+    evaluate_benchmark(benchmark_dir, {"tiny": folder}, precision="fp32", **options)
+    np.save(saved, np.ones_like(np.load(saved)))
+    fp32 = evaluate_benchmark(benchmark_dir, {"tiny": folder}, precision="fp32", **options)
+    bf16 = evaluate_benchmark(benchmark_dir, {"tiny": folder}, precision="bf16", **options)
+    assert fp32["results"]["tiny"]["retrieval"]["avg"] == 0.0 < bf16["results"]["tiny"]["retrieval"]["avg"]
 
 
 def test_rows_scored_by_an_earlier_call_join_the_report_as_if_scored_together(tmp_path, benchmark_dir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -82,16 +83,24 @@ def evaluate_benchmark(
     def embeddings_file(name: str) -> Path:
         return out / f"embeddings_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.npy"
 
+    # What saved embeddings were made from: a reused file must match the pool and the precision of this run.
+    provenance = {"pool": hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest(), "precision": precision}
+
     def scored(embeddings: np.ndarray, name: str) -> dict[str, Any]:
         if out_dir is not None:  # kept for serving demos and later analysis (rows follow pool_ids.json)
             out.mkdir(parents=True, exist_ok=True)
             np.save(embeddings_file(name), embeddings)
+            write_text(embeddings_file(name).with_suffix(".json"), json.dumps(provenance))
         return {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
 
     def saved_embeddings(name: str, path: str | Path) -> np.ndarray | None:
-        """A previous run's embeddings of this pool, if saved after every file of the (local) model folder."""
+        """A previous run's embeddings of this pool in this run's precision, if saved after every file of the (local)
+        model folder."""
         saved, folder = embeddings_file(name), Path(path)
         if not (reuse_embeddings and out_dir is not None and saved.exists() and folder.is_dir()):
+            return None
+        made_from = saved.with_suffix(".json")
+        if not made_from.exists() or json.loads(made_from.read_text()) != provenance:
             return None
         if saved.stat().st_mtime < max(f.stat().st_mtime for f in folder.rglob("*") if f.is_file()):
             return None
