@@ -43,7 +43,9 @@ def _encode(args: argparse.Namespace) -> None:
 
 
 def _index(args: argparse.Namespace) -> None:
-    index = NoteIndex.from_shards(args.embeddings, factory=args.factory, nprobe=args.nprobe, ef_search=args.ef_search)
+    index = NoteIndex.from_shards(
+        args.embeddings, factory=args.factory, nprobe=args.nprobe, ef_search=args.ef_search, k_factor=args.k_factor
+    )
     index.save(args.out)
     print(f"indexed {len(index):,} notes ({args.factory}) in {args.out}")
 
@@ -226,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("out", help="index folder (faiss file + note ids)")
     index.add_argument("--factory", default="Flat", help='faiss factory string, e.g. "HNSW32,Flat", "IVF4096,Flat"')
     index.add_argument("--nprobe", type=int, help="IVF cells searched per query")
+    index.add_argument("--k-factor", type=float, help="refine stage (factory ending in ',RFlat'): re-rank k x this")
     index.add_argument("--ef-search", type=int, help="HNSW search breadth")
     index.set_defaults(run=_index)
 

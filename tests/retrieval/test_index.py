@@ -23,6 +23,24 @@ def test_search_matches_brute_force(factory):
     np.testing.assert_allclose(scores, np.take_along_axis(queries @ x.T, truth, axis=1), atol=1e-5)
 
 
+def test_a_refine_stage_with_k_factor_re_ranks_pq_codes_to_the_exact_order(tmp_path):
+    x = unit_vectors(200)
+    queries = unit_vectors(5, seed=1)
+    truth = [[IDS[j] for j in row] for row in np.argsort(-(queries @ x.T), axis=1)[:, :10]]
+    # 2-byte PQ codes of 16-dim vectors cannot order the top 10; with every list probed and 20 x 10 = 200 candidates
+    # re-ranked on the full vectors, the refine stage must give the brute-force order.
+    coarse = NoteIndex(x, IDS, factory="IVF4,PQ2x4,RFlat", nprobe=4)
+    refined = NoteIndex(x, IDS, factory="IVF4,PQ2x4,RFlat", nprobe=4, k_factor=20)
+    assert coarse.search(queries, 10)[1] != truth
+    assert refined.search(queries, 10)[1] == truth
+    refined.save(tmp_path / "idx")
+    assert NoteIndex.load(tmp_path / "idx").search(queries, 10)[1] == truth  # k_factor is saved with the index
+    with pytest.raises(ValueError, match="k_factor needs a refine stage"):
+        NoteIndex(x, IDS, factory="IVF4,Flat", k_factor=4)
+    with pytest.raises(ValueError, match="k_factor must be >= 1"):
+        NoteIndex(x, IDS, factory="IVF4,PQ2x4,RFlat", k_factor=0.5)
+
+
 def test_recommend_never_returns_the_query():
     x = unit_vectors(50)
     index = NoteIndex(x, IDS[:50])

@@ -40,7 +40,9 @@ class NoteIndex:
     Args:
         embeddings: (n, d) vectors; note_ids: n unique ids.
         factory: faiss factory string; "Flat" (exact) by default. IVF indexes are trained on ``embeddings``.
-        nprobe / ef_search: search-time knobs of IVF / HNSW indexes.
+        nprobe / ef_search: search-time knobs of IVF / HNSW indexes; k_factor: a refine stage (a factory ending in
+            ",RFlat") re-ranks k x k_factor candidates on the full vectors (faiss's default 1 re-ranks only the k it
+            returns, so compressed codes such as PQ keep their recall).
     """
 
     def __init__(
@@ -50,9 +52,10 @@ class NoteIndex:
         factory: str = "Flat",
         nprobe: int | None = None,
         ef_search: int | None = None,
+        k_factor: float | None = None,
     ) -> None:
         matrix = _as_matrix(embeddings)
-        self._build(factory, matrix, nprobe, ef_search)
+        self._build(factory, matrix, nprobe, ef_search, k_factor)
         self.add(matrix, note_ids)
 
     @classmethod
@@ -63,6 +66,7 @@ class NoteIndex:
         nprobe: int | None = None,
         ef_search: int | None = None,
         train_size: int = 262_144,
+        k_factor: float | None = None,
     ) -> NoteIndex:
         """Builds the index from `encode_to_shards` output one shard at a time (memory: one shard plus the
         training sample). Indexes that need training (IVF) train on the first ``train_size`` vectors."""
@@ -72,12 +76,19 @@ class NoteIndex:
             if sum(map(len, sample)) >= train_size:
                 break
         self = cls.__new__(cls)
-        self._build(factory, _as_matrix(np.concatenate(sample)), nprobe, ef_search)
+        self._build(factory, _as_matrix(np.concatenate(sample)), nprobe, ef_search, k_factor)
         for embeddings, note_ids in iter_shards(directory):
             self.add(embeddings, note_ids)
         return self
 
-    def _build(self, factory: str, training: np.ndarray, nprobe: int | None, ef_search: int | None) -> None:
+    def _build(
+        self,
+        factory: str,
+        training: np.ndarray,
+        nprobe: int | None,
+        ef_search: int | None,
+        k_factor: float | None = None,
+    ) -> None:
         self.factory = factory
         self.dim = training.shape[1]
         base = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
@@ -87,17 +98,23 @@ class NoteIndex:
         self.index = base if isinstance(base, faiss.IndexIVF) else faiss.IndexIDMap2(base)
         self._ids: list[str | None] = []
         self._rows: dict[str, int] = {}
-        self._configure(nprobe, ef_search)
+        self._configure(nprobe, ef_search, k_factor)
 
-    def _configure(self, nprobe: int | None, ef_search: int | None) -> None:
+    def _configure(self, nprobe: int | None, ef_search: int | None, k_factor: float | None) -> None:
         ivf = faiss.try_extract_index_ivf(self.index)
         if ivf is not None:
             ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # recommend() looks up stored vectors
             if nprobe:
                 ivf.nprobe = nprobe
-        hnsw = faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap2) else None
-        if ef_search and isinstance(hnsw, faiss.IndexHNSW):
-            hnsw.hnsw.efSearch = ef_search
+        inner = faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap2) else None
+        if ef_search and isinstance(inner, faiss.IndexHNSW):
+            inner.hnsw.efSearch = ef_search
+        if k_factor is not None:
+            if not isinstance(inner, faiss.IndexRefine):
+                raise ValueError(f"k_factor needs a refine stage (a factory ending in ',RFlat'), not {self.factory!r}")
+            if k_factor < 1:
+                raise ValueError(f"k_factor must be >= 1, got {k_factor}")
+            inner.k_factor = float(k_factor)
 
     def __len__(self) -> int:
         return len(self._rows)
