@@ -44,6 +44,7 @@ class EncodingRun:
     model_folder: str
     out: Path
     batch_size: int
+    calibration_notes: list[Note] = field(default_factory=list)  # training notes: the int8 file's smoothing
     model: Any = None
     tokenizer: Any = None
     stock_model: Any = None
@@ -52,7 +53,7 @@ class EncodingRun:
     def stock_export(self) -> Path:
         folder = self.out / "stock"
         if not (folder / ONNX_FILES["int8"]).exists():
-            export_sentence_transformers(self.model_folder, folder, onnx=True)
+            export_sentence_transformers(self.model_folder, folder, onnx=True, calibration_notes=self.calibration_notes)
         return folder
 
 
@@ -119,6 +120,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(cache_dir() / "datasets" / "debian-dev-1500-2048"))
     parser.add_argument("--encoders", default=",".join(ENCODERS), help=f"comma-separated, from {list(ENCODERS)}")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--calibration-notes", type=int, default=64, help="training notes the int8 file is smoothed on")
     parser.add_argument(
         "--rounds",
         type=int,
@@ -132,7 +134,8 @@ def main() -> None:
     test = benchmark.split_notes("test")
     pool = [Note.from_any(row) for row in test]
     ids, exposure = [note.note_id for note in pool], [e or 0.0 for e in test["exposure"]]
-    run = EncodingRun(args.model, Path(args.out), args.batch_size)
+    calibration = [Note.from_any(row) for row in benchmark.split_notes("train").select(range(args.calibration_notes))]
+    run = EncodingRun(args.model, Path(args.out), args.batch_size, calibration)
     run.model, run.tokenizer = load_notellm(args.model)
     names = args.encoders.split(",")
     results, embeddings, speed = {}, {}, {}
@@ -166,7 +169,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"model": args.model, "data": args.data, "notes": len(pool), "batch_size": args.batch_size}
-    meta["rounds"] = args.rounds
+    meta.update(rounds=args.rounds, calibration_notes=args.calibration_notes)
     meta["cpu"] = cpu_description()
     report = {"meta": meta, "speed": speed, "results": results}
     (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -43,6 +43,7 @@ VARIANTS = {
     "pca head + content 80 + hard negatives x 100 steps": "--embedding_head_init pca --content_max_tokens 80 "
     "--hard_negatives 1 --max_steps 100",
     "alpha 0.1": "--alpha 0.1",
+    "alpha 0.3": "--alpha 0.3",
     "alpha 1": "--alpha 1",
     # Sample efficiency at the same number of pairs seen as 200 steps of 8: 4x the in-batch negatives (63 per note).
     "batch 32 x 50 steps": "--per_device_train_batch_size 32 --learning_rate 2e-4 --max_steps 50",

@@ -167,9 +167,11 @@ def _export(args: argparse.Namespace) -> None:
         raise ValueError("--adapter-only exports a LoRA adapter for the NoteLLM format only (--format notellm)")
     if args.onnx and args.format != "sentence-transformers":
         raise ValueError("--onnx adds ONNX files to a stock-module export only (--format sentence-transformers)")
+    if args.onnx != bool(args.calibration_notes):
+        raise ValueError("--onnx and --calibration-notes go together: the int8 file is calibrated on those notes")
     options = {"adapter_only": True} if args.adapter_only else {}
     if args.onnx:
-        options["onnx"] = True
+        options.update(onnx=True, calibration_notes=args.calibration_notes)
     out = EXPORT_FORMATS[args.format](
         args.source,
         args.out,
@@ -306,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--onnx", action="store_true", help="with --format sentence-transformers: add onnx/model.onnx + int8 copy"
+    )
+    export.add_argument(
+        "--calibration-notes",
+        help="with --onnx: a note table (a few dozen of the notes to embed) the int8 file's smoothing is calibrated on",
     )
     export.add_argument("--adapter-only", action="store_true", help="export the LoRA adapter alone (not merged)")
     export.add_argument("--base-model", help="base NoteLLM for an adapter (Hub id to record when publishing)")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from notellm_hf.cli import main
-from notellm_hf.hub import NoteTextRenderer, OnnxNoteEncoder, add_onnx_files
+from notellm_hf.hub import NoteTextRenderer, OnnxNoteEncoder, add_onnx_files, export_sentence_transformers
 
-from conftest import TOY_NOTES, make_model
+from conftest import TOY_NOTES, make_model, saved_model
 
 LONG_NOTE = {"note_id": "long", "title": "Mountain pasta " * 40, "content": "A long trail, pasta, chords. " * 80}
 NOTES = [*TOY_NOTES, LONG_NOTE]
@@ -17,7 +17,10 @@ def test_onnx_files_embed_like_encode_notes_and_int8_stays_close(tmp_path):
     model.eval().save_pretrained(tmp_path / "trained")
     tokenizer.save_pretrained(tmp_path / "trained")
     out = tmp_path / "stock"
-    assert main(["export", str(tmp_path / "trained"), str(out), "--format", "sentence-transformers", "--onnx"]) == 0
+    calibration = tmp_path / "notes.jsonl"
+    calibration.write_text("".join(json.dumps(note) + "\n" for note in TOY_NOTES))
+    argv = ["export", str(tmp_path / "trained"), str(out), "--format", "sentence-transformers", "--onnx"]
+    assert main([*argv, "--calibration-notes", str(calibration)]) == 0
     texts = NoteTextRenderer.from_pretrained(out)(NOTES)
     expected = model.encode_notes(tokenizer, NOTES).numpy()
     # Batches of 3 mix the long note with short ones: left padding inside the graph is exercised.
@@ -29,10 +32,19 @@ def test_onnx_files_embed_like_encode_notes_and_int8_stays_close(tmp_path):
     assert json.loads((out / "modules.json").read_text())[0]["type"].endswith("Transformer")
 
 
-def test_onnx_needs_a_stock_export(tmp_path, capsys):
+def test_onnx_needs_a_stock_export_and_calibration_notes(tmp_path, capsys):
     with pytest.raises(ValueError, match="is not a stock-module export"):
-        add_onnx_files(tmp_path)
+        add_onnx_files(tmp_path, TOY_NOTES)
     assert main(["export", str(tmp_path), str(tmp_path / "x"), "--onnx"]) == 2
     assert "--format sentence-transformers" in capsys.readouterr().err
+    folder, _, _ = saved_model(tmp_path / "trained")
+    argv = ["export", str(folder), str(tmp_path / "x"), "--format", "sentence-transformers"]
+    assert main([*argv, "--onnx"]) == 2
+    assert "--calibration-notes" in capsys.readouterr().err
+    assert main([*argv, "--calibration-notes", str(tmp_path / "notes.jsonl")]) == 2
+    assert "go together" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="needs calibration notes"):
+        export_sentence_transformers(folder, tmp_path / "x", onnx=True)
+    assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="has no onnx/model_qint8.onnx"):
         OnnxNoteEncoder(tmp_path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import torch
 from torch import nn
 
 from ..data.io import atomic_path
+from ..data.notes import read_notes
+from ..models.notellm.modeling_notellm import NoteLike
 from ..models.notellm.processing_notellm import Note
 from .export import export_inputs, load_for_export
 from .model_card import model_card
@@ -96,13 +99,19 @@ def export_sentence_transformers(
     evaluation: dict[str, Any] | str | Path | None = None,
     datasets: list[str] | None = None,
     onnx: bool = False,
+    calibration_notes: Sequence[NoteLike] | str | Path | None = None,
 ) -> Path:
     """Writes the stock-module folder of a trained NoteLLM folder or LoRA adapter (merged), plus
     ``notellm_rendering.json`` (what `NoteTextRenderer.from_pretrained` reads) and a model card; with ``onnx``
-    also the Transformer module as ``onnx/model.onnx`` and its int8 copy (`add_onnx_files`).
+    also the Transformer module as ``onnx/model.onnx`` and its int8 copy (`add_onnx_files`), calibrated on
+    ``calibration_notes``: notes, or a note table file (`read_notes`), required then.
 
     Written to a temporary folder and renamed, so a refused or failed export writes nothing.
     """
+    if isinstance(calibration_notes, str | Path):
+        calibration_notes = read_notes(calibration_notes)  # validated before the model loads
+    if onnx and not calibration_notes:
+        raise ValueError("the int8 ONNX file needs calibration notes (a few dozen of the notes it will embed)")
     source, card_facts = export_inputs(source, model_id, training_config, evaluation, datasets)
     model, tokenizer, base = load_for_export(source, base_model)
     model.eval()
@@ -115,5 +124,5 @@ def export_sentence_transformers(
         card = model_card(model.config, base_model=base_model or base, stock_modules=True, **card_facts)
         card.save(partial / "README.md")
         if onnx:
-            add_onnx_files(partial)
+            add_onnx_files(partial, calibration_notes)
     return Path(out_dir)
