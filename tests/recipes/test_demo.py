@@ -31,3 +31,10 @@ def test_the_baselines_share_is_set_aside_only_until_they_have_run(demo, monkeyp
     # 1500-430-40-2.0*200-100 = 530.
     assert demo.training_seconds(1500, 100, 200, 40, baselines_pending=True) == pytest.approx(560)
     assert demo.training_seconds(1500, 430, 200, 40) == pytest.approx(530)
+
+
+def test_training_stops_after_the_asked_passes_over_the_pairs(demo):
+    # The shipped config trains 32 pairs per step: 2,048 pairs once = 64 steps, 1.5 times = 96, a partial batch counts.
+    assert demo.epoch_steps(2048, 1.0) == 64
+    assert demo.epoch_steps(2048, 1.5) == 96
+    assert demo.epoch_steps(100, 1.0) == 4
