@@ -156,8 +156,9 @@ def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3,
 
 def epoch_steps(pairs: int, epochs: float) -> int:
     """Steps of the config's batch that see the training pairs ``epochs`` times. A cap, since a fast CPU's budget
-    buys more: 203-205 steps (3.2 passes over 2,048 pairs) memorised them (in-batch accuracy 0.95) and fell below
-    MiniLM zero-shot on the test pool (-0.56 and -1.28 Avg), where 57-92 steps (0.9-1.4 passes) led it (RESULTS.md)."""
+    buys more: 203-205 steps (3.2 passes over 2,048 pairs) memorised them (in-batch accuracy 0.95) and lost the
+    lead over MiniLM zero-shot on the test pool (-1.28 [-2.00, -0.56] at alpha 0.1; -0.56 [-1.28, +0.18] at
+    alpha 1), where 57-92 steps (0.9-1.4 passes) led it (RESULTS.md)."""
     import yaml
 
     batch = yaml.safe_load(CONFIG.read_text())["per_device_train_batch_size"]

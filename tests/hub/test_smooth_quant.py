@@ -33,7 +33,7 @@ def test_smoothing_keeps_the_function_and_balances_each_channel(arch):
     torch.testing.assert_close(after[mask], before[mask], atol=1e-4, rtol=1e-4)
     # alpha 0.5 gives every smoothed channel the same range on both sides of the product:
     # max|x_j| / s_j == max|W_j| * s_j == sqrt(max|x_j| * max|W_j|).
-    absmax = input_channel_absmax(
+    absmax, _ = input_channel_absmax(
         decoder, [padded_batch(ids[i : i + 16], pad, side="left") for i in range(0, len(ids), 16)]
     )
     for i, layer in enumerate(decoder.layers):

@@ -65,10 +65,11 @@ def add_onnx_files(
     folder = Path(folder)
     if not (folder / "modules.json").exists() or not (folder / "config.json").exists():
         raise ValueError(f"{folder} is not a stock-module export (`notellm export --format sentence-transformers`)")
-    texts = NoteTextRenderer.from_pretrained(folder)(calibration_notes)
+    renderer = NoteTextRenderer.from_pretrained(folder)
+    texts = renderer(calibration_notes)
     if not texts:
         raise ValueError("the int8 ONNX file needs calibration notes (a few dozen of the notes it will embed)")
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    tokenizer = renderer.tokenizer  # the export's own tokenizer, loaded once
     # Eager attention: the traced graph then holds plain matmuls and a mask add, which every runtime executes.
     decoder = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
     with atomic_path(folder / "onnx") as partial, tempfile.TemporaryDirectory() as staging:

@@ -40,9 +40,12 @@ _LAYER_PARTS = (
 
 
 @torch.inference_mode()
-def input_channel_absmax(decoder: nn.Module, batches: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+def input_channel_absmax(
+    decoder: nn.Module, batches: Sequence[dict[str, torch.Tensor]]
+) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
     """Per input channel, the largest magnitude every linear layer of ``decoder`` reads over the batches
-    (padding positions included: the int8 graph sees them too)."""
+    (padding positions included: the int8 graph sees them too), and the decoder's states of each batch (the
+    reference the smoothed decoder is checked against: one pass serves both)."""
     absmax: dict[str, torch.Tensor] = {}
 
     def record(name: str):
@@ -58,12 +61,11 @@ def input_channel_absmax(decoder: nn.Module, batches: Sequence[dict[str, torch.T
         if isinstance(module, nn.Linear)
     ]
     try:
-        for batch in batches:
-            padded_decoder_states(decoder, batch["input_ids"], batch["attention_mask"])
+        states = [padded_decoder_states(decoder, batch["input_ids"], batch["attention_mask"]) for batch in batches]
     finally:
         for handle in handles:
             handle.remove()
-    return absmax
+    return absmax, states
 
 
 def _scales(input_absmax: torch.Tensor, consumers: Sequence[nn.Linear], alpha: float) -> torch.Tensor:
@@ -110,8 +112,7 @@ def smooth_activation_outliers(
         raise ValueError(f"the smoothing alpha must lie in [0, 1], got {alpha}")
     _check_layout(decoder)
     batches = [padded_batch(texts_ids[i : i + 16], pad_token_id, side="left") for i in range(0, len(texts_ids), 16)]
-    absmax = input_channel_absmax(decoder, batches)
-    before = [padded_decoder_states(decoder, b["input_ids"], b["attention_mask"]) for b in batches]
+    absmax, before = input_channel_absmax(decoder, batches)
     original = {name: value.clone() for name, value in decoder.state_dict().items()}
     config = decoder.config
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
