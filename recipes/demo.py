@@ -176,7 +176,12 @@ def main() -> None:
         help="passes over the training pairs at the most (the paper trains one); the time budget may stop sooner",
     )
     parser.add_argument("--pool", type=int, default=3000, help="test-pool notes (halved if the budget needs it)")
-    parser.add_argument("--train-pairs", type=int, default=2048)
+    parser.add_argument(
+        "--train-pairs",
+        type=int,
+        default=4096,
+        help="training pairs sampled; 4,096 so that a fast CPU's budget buys new pairs, not repeats (RESULTS round 10)",
+    )
     parser.add_argument("--generation-notes", type=int, default=16)
     parser.add_argument("--out", default=str(ROOT / "outputs" / "demo"))
     args = parser.parse_args()
@@ -205,7 +210,8 @@ def main() -> None:
         PREPARERS[SETS[args.data]](full)
 
     def demo_slice(pool: int) -> Path:
-        data = cache_dir() / "datasets" / f"{SETS[args.data]}-demo-{pool}"
+        # Named by both sizes, so that another --train-pairs builds its own slice instead of reusing a cached one.
+        data = cache_dir() / "datasets" / f"{SETS[args.data]}-demo-{pool}-{args.train_pairs}"
         if not (data / "stats.json").exists():
             subsample_benchmark_set(full, data, pool, args.train_pairs)
         return data
@@ -260,7 +266,8 @@ def main() -> None:
         baselines = score_baselines(data, resolve_backbone(recipe_args[0].model_name_or_path))
         seconds = max(training_seconds(budget, time.time() - start, pool_pass, head_pass), MIN_TRAINING_SECONDS)
         print(
-            f"[3/5] training NoteLLM for {seconds:.0f} s (a pass over the pool takes ~{pool_pass:.0f} s here in "
+            f"[3/5] training NoteLLM for {recipe_args[-1].max_steps} steps ({args.epochs:g} pass(es) over the pairs) "
+            f"or {seconds:.0f} s, whichever ends first (a pass over the pool takes ~{pool_pass:.0f} s here in "
             f"{resolve_precision('auto', 'cpu')}; the rest of the {args.minutes:g} minutes goes to its evaluation) ...",
             flush=True,
         )
