@@ -83,6 +83,14 @@ def test_every_config_parses_and_dry_runs_with_a_tiny_model(config, toy, tmp_pat
     assert model.config.embedding_dim == dim
     info = json.loads((tmp_path / "run_info.json").read_text())
     assert info["world_size"] == 1 and any("eval_dev_avg" in entry for entry in info["log_history"])
+    if partial:
+        # Every row passes the frozen prefix once: 2 steps x 4 pairs x 2 notes, plus the 4 dev pairs per evaluation.
+        evaluations = sum("eval_dev_avg" in entry for entry in info["log_history"])
+        rows = 2 * 4 * 2 + evaluations * len(TOY_PAIRS) * 2
+        assert info["prefix_cache"]["hits"] + info["prefix_cache"]["misses"] == rows
+        assert info["prefix_cache"]["misses"] > 0 and info["prefix_cache"]["bytes"] > 0
+    else:
+        assert info["prefix_cache"] is None
 
 
 def test_pairs_are_built_from_clicks_with_the_configured_thresholds(toy, tmp_path):

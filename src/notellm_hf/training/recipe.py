@@ -159,6 +159,14 @@ def train(
             "data_args": asdict(data_args),
             "pairs_args": asdict(pairs_args),
             "log_history": trainer.state.log_history,
+            # What the frozen-prefix cache replayed (hits) against what it computed (misses) and holds (bytes).
+            "prefix_cache": None
+            if trainer.prefix_cache is None
+            else {
+                "hits": trainer.prefix_cache.hits,
+                "misses": trainer.prefix_cache.misses,
+                "bytes": trainer.prefix_cache.bytes,
+            },
         }
         write_text(Path(training_args.output_dir) / "run_info.json", json.dumps(info, indent=2, default=str) + "\n")
     return trainer
