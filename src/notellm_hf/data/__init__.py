@@ -9,7 +9,15 @@ from .benchmark_set import (
 )
 from .notes import NOTE_FEATURES, load_notes, notes_by_id
 from .pairs import CooccurrenceArguments, build_cooccurrence_pairs, load_pairs, write_pairs
-from .sets import PREPARERS, prepare_custom, prepare_debian, prepare_movielens_tmdb
+from .sets import (
+    PREPARERS,
+    is_current,
+    prepare_custom,
+    prepare_debian,
+    prepare_movielens_tmdb,
+    prepared_set,
+    prepared_slice,
+)
 from .sources import cache_dir
 from .splits import split_behaviour, stable_split, time_split
 
@@ -21,6 +29,7 @@ __all__ = [
     "build_cooccurrence_pairs",
     "cache_dir",
     "dev_benchmark_set",
+    "is_current",
     "load_benchmark_set",
     "load_notes",
     "load_pairs",
@@ -28,6 +37,8 @@ __all__ = [
     "prepare_custom",
     "prepare_debian",
     "prepare_movielens_tmdb",
+    "prepared_set",
+    "prepared_slice",
     "split_behaviour",
     "stable_split",
     "subsample_benchmark_set",

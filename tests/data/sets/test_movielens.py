@@ -17,10 +17,22 @@ def test_fields_are_mapped_from_tmdb(raw):
     ratings, links, tmdb = raw
     notes, *_ = build_movielens_tmdb(ratings, links, tmdb)
     toy_story = notes.set_index("note_id").loc["1"]  # MovieLens 1 -> TMDB 862
-    assert toy_story.title == "Toy Story" and toy_story.category == "Animation"
+    assert toy_story.title == "Toy Story (1995)" and toy_story.category == "Animation"
     assert "toy" in toy_story.hashtags and toy_story.content.startswith("Led by Woody")
     assert toy_story.exposure == (ratings.movieId == 1).sum()
     assert len(notes) == ratings.movieId.nunique()
+
+
+def test_title_takes_the_release_year_only_when_tmdb_has_a_date(raw):
+    ratings, links, tmdb = raw
+    tmdb = tmdb.copy()
+    undated = tmdb.id == 862  # Toy Story
+    tmdb.loc[undated, "release_date"] = None
+    tmdb.loc[tmdb.id == 9087, "release_date"] = "not a date"  # The American President (MovieLens 11)
+    notes = build_movielens_tmdb(ratings, links, tmdb)[0].set_index("note_id")
+    assert notes.loc["1"].title == "Toy Story" and notes.loc["11"].title == "The American President"
+    dated = links[~links.tmdbId.isin([862, 9087])].merge(tmdb, left_on="tmdbId", right_on="id").iloc[0]
+    assert notes.loc[str(dated.movieId)].title == f"{dated.title} ({dated.release_date[:4]})"
 
 
 def test_time_split_keeps_test_notes_and_behaviour_apart(raw):

