@@ -1,12 +1,16 @@
-"""Zero-shot quality of the embedding head's starting points, on a dev split (no setting is chosen on test notes).
+"""Zero-shot quality of the embedding head's starting points, on a dev split (no setting is chosen on test notes),
+and, with ``--model``, whether a trained model's d-dim head loses what its read-out states hold.
 
     python benchmarks/head_init.py [--data debian] [--pool 1500] [--fit-notes 512] [--out outputs/head_init]
+    python benchmarks/head_init.py --model outputs/round11/debian/top_16_layers/model --train-pairs 4096
 
 Builds (cached) a dev set from the set's training notes (`dev_benchmark_set`) and a demo-sized slice of it, reads
 the SmolLM2 NoteLLM's read-out states (the CPU configs' token budgets) of the dev pool and of ``--fit-notes``
 training notes once, and scores the untrained model with each head: random (the model's own init), 'pca' and
 'pca_whitened' (fitted on the training notes), next to all-MiniLM-L6-v2 zero-shot, with paired bootstrap intervals
-against MiniLM. Writes <out>/results.json and prints the table.
+against MiniLM. With ``--model`` (a trained NoteLLM folder, scored on the dev slice it was trained with) the rows are
+its trained head and no head at all (the read-out state itself, raw and with the training notes' mean state removed),
+with intervals against the trained head. Writes <out>/results.json and prints the table.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from pathlib import Path
 import torch
 from common import smollm2_notellm
 from sentence_transformers import SentenceTransformer
+from transformers import AutoTokenizer
 
+from notellm_hf import NoteLLMForEmbeddingAndGeneration
 from notellm_hf.data import load_benchmark_set, prepared_slice
 from notellm_hf.data.pairs import notes_in_pairs
 from notellm_hf.evaluation import compare_to_reference, embedding_scorer, markdown_table, retrieval_metrics
@@ -38,6 +44,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=1500)
     parser.add_argument("--train-pairs", type=int, default=2048)
     parser.add_argument("--fit-notes", type=int, default=512)
+    parser.add_argument("--model", help="a trained NoteLLM folder: compare its head with its read-out states")
     parser.add_argument("--out", default=str(ROOT / "outputs" / "head_init"))
     args = parser.parse_args()
     start = time.time()
@@ -49,25 +56,40 @@ def main() -> None:
     train_ids = notes_in_pairs(benchmark.train_pairs)
     notes = {row["note_id"]: Note.from_any(row) for row in benchmark.split_notes("train")}
     fit = [notes[i] for i in random.Random(0).sample(train_ids, min(args.fit_notes, len(train_ids)))]
-    model, tokenizer, _ = smollm2_notellm()
+    if args.model:
+        model = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model)
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+    else:
+        model, tokenizer, _ = smollm2_notellm()
     print(f"dev pool {len(pool)} notes, {len(pairs)} pairs; fitting on {len(fit)} training notes", flush=True)
     pool_states, fit_states = readout_states(model, tokenizer, pool), readout_states(model, tokenizer, fit)
     print(f"read-out states in {time.time() - start:.0f} s", flush=True)
-    heads = {
-        "NoteLLM untrained, random head": model.embedding_head.weight.detach().double(),
-        "NoteLLM untrained, pca head": principal_head(fit_states, model.config.embedding_dim, whiten=False),
-        "NoteLLM untrained, pca_whitened head": principal_head(fit_states, model.config.embedding_dim, whiten=True),
-    }
+    zero = torch.zeros(pool_states.shape[1], dtype=torch.float64)
+    if args.model:
+        # (weight, state subtracted first): the head as trained, and the read-out state with no head at all.
+        identity = torch.eye(pool_states.shape[1], dtype=torch.float64)
+        heads = {
+            "NoteLLM trained, its head": (model.embedding_head.weight.detach().double(), zero),
+            "NoteLLM trained, no head (read-out state)": (identity, zero),
+            "NoteLLM trained, no head, training notes' mean removed": (identity, fit_states.double().mean(dim=0)),
+        }
+    else:
+        dim = model.config.embedding_dim
+        heads = {
+            "NoteLLM untrained, random head": (model.embedding_head.weight.detach().double(), zero),
+            "NoteLLM untrained, pca head": (principal_head(fit_states, dim, whiten=False), zero),
+            "NoteLLM untrained, pca_whitened head": (principal_head(fit_states, dim, whiten=True), zero),
+        }
     results = {}
     minilm = sentence_transformer_embeddings(SentenceTransformer(minilm_path()), pool)
     results["MiniLM zero-shot"] = {"retrieval": retrieval_metrics(embedding_scorer(minilm), ids, pairs, exposure)}
-    for name, weight in heads.items():
-        embeddings = torch.nn.functional.normalize(pool_states.double() @ weight.T, dim=-1).float().numpy()
+    for name, (weight, shift) in heads.items():
+        embeddings = torch.nn.functional.normalize((pool_states.double() - shift) @ weight.T, dim=-1).float().numpy()
         results[name] = {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
-    compare_to_reference(results, "MiniLM zero-shot")
+    compare_to_reference(results, next(iter(heads)) if args.model else "MiniLM zero-shot")
     out = Path(args.out) / args.data
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"data": str(data), "fit_notes": len(fit), "seconds": round(time.time() - start, 1)}
+    meta = {"data": str(data), "model": args.model, "fit_notes": len(fit), "seconds": round(time.time() - start, 1)}
     (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     print(markdown_table(results))
     print(f"done in {time.time() - start:.0f} s; {out / 'results.json'}")
