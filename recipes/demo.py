@@ -198,7 +198,7 @@ def main() -> None:
     )
     from notellm_hf import Note, export_model
     from notellm_hf.backbones import resolve_backbone
-    from notellm_hf.data import cache_dir, is_current, load_benchmark_set, prepared_slice
+    from notellm_hf.data import NOTES_VERSIONS, cache_dir, is_current, load_benchmark_set, prepared_slice
     from notellm_hf.data.io import write_text
     from notellm_hf.evaluation import evaluate_benchmark, markdown_table
     from notellm_hf.precision import resolve_precision
@@ -225,10 +225,10 @@ def main() -> None:
             generation_notes=args.generation_notes,
         )
 
-    # A finished run is reused only when the command and the config file are what they were.
+    # A finished run is reused only when the command, the config file and the set's note mapping are what they were.
     info_path = out / "train" / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    settings = {"args": vars(args), "config": CONFIG.read_text()}
+    settings = {"args": vars(args), "config": CONFIG.read_text(), "notes_version": NOTES_VERSIONS[SETS[args.data]]}
     pool_pass = None
     if info.get("demo_settings", {}).get("request") == settings:
         pool = info["demo_settings"]["pool"]

@@ -10,6 +10,7 @@ from .benchmark_set import (
 from .notes import NOTE_FEATURES, load_notes, notes_by_id
 from .pairs import CooccurrenceArguments, build_cooccurrence_pairs, load_pairs, write_pairs
 from .sets import (
+    NOTES_VERSIONS,
     PREPARERS,
     is_current,
     prepare_custom,
@@ -23,6 +24,7 @@ from .splits import split_behaviour, stable_split, time_split
 
 __all__ = [
     "NOTE_FEATURES",
+    "NOTES_VERSIONS",
     "PREPARERS",
     "BenchmarkSet",
     "CooccurrenceArguments",
