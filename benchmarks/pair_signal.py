@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +25,13 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from notellm_hf.data import load_benchmark_set, prepared_slice
+from notellm_hf.data.sets.movielens import release_year
 from notellm_hf.evaluation.baselines import minilm_path, sentence_transformer_embeddings
 from notellm_hf.models.notellm.processing_notellm import Note
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
 SCALES = (5.0, 10.0, 20.0, 50.0)
-YEAR = re.compile(r"\((\d{4})\)$")
 
 
 def in_batch_scores(similarity: torch.Tensor, batch: int) -> dict[str, float]:
@@ -80,13 +79,10 @@ def main() -> None:
             "all-MiniLM-L6-v2 zero-shot": in_batch_scores(encoded[0] @ encoded[1].T, args.batch),
         }
         # The year alone, over the pairs whose two titles both carry one (batched the same way).
-        dated = [
-            (x, y) for x, y in zip(anchors, positives, strict=True) if YEAR.search(x.title) and YEAR.search(y.title)
-        ]
+        dated = [(release_year(x.title), release_year(y.title)) for x, y in zip(anchors, positives, strict=True)]
+        dated = [(x, y) for x, y in dated if x is not None and y is not None]
         if dated:
-            a, p = (
-                torch.tensor([float(YEAR.search(n.title).group(1)) for n in side]) for side in zip(*dated, strict=True)
-            )
+            a, p = torch.tensor(dated, dtype=torch.float64).T
             accuracy = in_batch_scores(-(a[:, None] - p[None, :]).abs(), args.batch)["in_batch_accuracy"]
             shuffled = p[torch.randperm(len(p), generator=torch.Generator().manual_seed(0))]
             row["release year alone"] = {

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-YEAR = re.compile(r"\((\d{4})\)$")
+from notellm_hf.data.sets.movielens import release_year
 
 
 def year_structure(embeddings: np.ndarray, years: np.ndarray, k: int) -> dict[str, float]:
@@ -48,9 +47,9 @@ def main() -> None:
     report = Path(args.report)
     ids = json.loads((report / "pool_ids.json").read_text())
     titles = pd.read_parquet(Path(args.data).expanduser() / "notes.parquet").set_index("note_id").title
-    found = [YEAR.search(titles[i]) for i in ids]
-    dated = np.array([m is not None for m in found])
-    years = np.array([float(m.group(1)) for m in found if m])
+    found = [release_year(titles[i]) for i in ids]
+    dated = np.array([year is not None for year in found])
+    years = np.array([float(year) for year in found if year is not None])
     upper = np.triu_indices(len(years), 1)
     results = {
         "report": str(report),

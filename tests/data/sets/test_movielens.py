@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from notellm_hf.data.benchmark_set import load_benchmark_set, subsample_benchmark_set, write_benchmark_set
-from notellm_hf.data.sets.movielens import build_movielens_tmdb
+from notellm_hf.data.sets.movielens import build_movielens_tmdb, release_year
 
 from conftest import MOVIELENS_FIXTURE as FIXTURE
 from conftest import reference_pairs
@@ -33,6 +33,8 @@ def test_title_takes_the_release_year_only_when_tmdb_has_a_date(raw):
     assert notes.loc["1"].title == "Toy Story" and notes.loc["11"].title == "The American President"
     dated = links[~links.tmdbId.isin([862, 9087])].merge(tmdb, left_on="tmdbId", right_on="id").iloc[0]
     assert notes.loc[str(dated.movieId)].title == f"{dated.title} ({dated.release_date[:4]})"
+    assert release_year(notes.loc[str(dated.movieId)].title) == int(dated.release_date[:4])
+    assert release_year("Toy Story") is None and release_year("Toy Story 1995") is None
 
 
 def test_time_split_keeps_test_notes_and_behaviour_apart(raw):

