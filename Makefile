@@ -51,8 +51,8 @@ demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python recipes/demo.py --data $(DATA)
 
 # The quality benchmark: NoteLLM, its ablations and every baseline on both sets with
-# recipes/smollm2-135m-cpu/config_quality.yaml (one pass over 4,096 pairs per run; about 30 min per NoteLLM run
-# on a 2-core CPU with AMX, so several hours in all), on the claim-sized pools of benchmarks/RESULTS.md.
+# recipes/smollm2-135m-cpu/config_quality.yaml (one pass over 4,096 pairs per run; 29-42 min per NoteLLM run
+# measured on a 2-core CPU with AMX, so several hours in all), on the claim-sized pools of benchmarks/RESULTS.md.
 benchmark: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/quality.py --data debian --pool 3000
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/quality.py --data movielens --pool 1019
