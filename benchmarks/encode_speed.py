@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+from common import cpu_description
 
 from notellm_hf.backbones import load_notellm
 from notellm_hf.data import cache_dir, load_benchmark_set
@@ -32,7 +31,7 @@ from notellm_hf.evaluation import compare_to_reference, embedding_scorer, markdo
 from notellm_hf.hub import NoteTextRenderer, OnnxNoteEncoder, export_sentence_transformers
 from notellm_hf.hub.onnx_export import ONNX_FILES
 from notellm_hf.models.notellm.processing_notellm import Note
-from notellm_hf.precision import cpu_has_native_bf16, inference_autocast
+from notellm_hf.precision import inference_autocast
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,22 +95,6 @@ ENCODERS = {
     "onnx fp32": onnx_encoder("fp32"),
     "onnx int8": onnx_encoder("int8"),
 }
-
-
-def cpu_description() -> dict[str, object]:
-    """The CPU model and the flags that decide the bf16 choice (recorded with every timing)."""
-    fields: dict[str, str] = {}
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = fields.get("flags", "").split()
-    wanted = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
-    return {
-        "model": fields.get("model name", platform.processor()),
-        "bf16_flags": [flag for flag in wanted if flag in flags],
-        "native_bf16": cpu_has_native_bf16(),
-        "threads": torch.get_num_threads(),
-    }
 
 
 def main() -> None:

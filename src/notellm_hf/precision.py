@@ -2,8 +2,10 @@
 
 Measured on this project's machines (SmolLM2-135M, 32 notes x 113 tokens): on an Intel Xeon with AMX and
 avx512_bf16 a bf16 forward took 1.54 s vs 5.90 s in fp32 (forward + backward 6.98 s vs 15.03 s); on an AMD EPYC
-without avx512_bf16 bf16 was more than 10x slower than fp32. So the choice is detected, never hard-coded: training
-takes it through `auto_bf16`, encoding and evaluation through a ``precision`` of [`PRECISIONS`].
+with avx512_bf16 but no AMX 2.63 s vs 5.28 s (forward + backward of the decoder 8.85 s vs 13.79 s;
+benchmarks/precision_probe.py); on an AMD EPYC without avx512_bf16 bf16 was more than 10x slower than fp32. So the
+choice is detected, never hard-coded: training takes it through `auto_bf16`, encoding and evaluation through a
+``precision`` of [`PRECISIONS`].
 """
 
 from __future__ import annotations
