@@ -3,6 +3,7 @@
     python benchmarks/step_time.py [--data ~/.cache/notellm_hf/datasets/debian] [--pairs 16] [--steps 3]
     python benchmarks/step_time.py --padding --data <set> --pairs 16   # real-token share, random vs grouped
     python benchmarks/step_time.py --lm-head                           # LM head on every vs labelled positions
+    python benchmarks/step_time.py --only top8_80_padded,top8_80_chunks8,top8_80_chunks16 --pairs 32 --steps 6
 
 Each row trains SmolLM2-135M-Instruct with `NoteLLMTrainer` on the same real pairs (``--pairs`` pairs = 2x notes
 per step) and reports the mean wall time of a full optimizer step after one warm-up step. Partial fine-tuning
@@ -175,6 +176,17 @@ def main() -> None:
             {"trainable_layers": 8, "whole_epoch": True, "train_sampling_strategy": "group_by_length"},
         ),
         "top4": ("top 4 of 30 layers + frozen-prefix cache fp32", {"trainable_layers": 4, "epochs": 3}),
+        "top8_80_padded": (
+            "top 8 of 30 layers, content 80, the batch padded to its longest row",
+            {"trainable_layers": 8, "content": 80},
+        ),
+        **{
+            f"top8_80_chunks{rows}": (
+                f"top 8 of 30 layers, content 80, length-sorted forward chunks of {rows} rows",
+                {"trainable_layers": 8, "content": 80, "length_sorted_chunk_size": rows},
+            )
+            for rows in (4, 8, 16)
+        },
     }
     keys = args.only.split(",") if args.only else list(variants)
     rows = ["| configuration | notes/step | step time |", "|---|---|---|"]

@@ -68,6 +68,10 @@ def test_arguments_are_validated(tmp_path):
         tiny_training_args(tmp_path, hashtag_ratio=2)
     with pytest.raises(ValueError, match="remove_unused_columns"):
         tiny_training_args(tmp_path, remove_unused_columns=True)
+    with pytest.raises(ValueError, match="length_sorted_chunk_size must be >= 1"):
+        tiny_training_args(tmp_path, length_sorted_chunk_size=0)
+    with pytest.raises(ValueError, match="alternatives"):
+        tiny_training_args(tmp_path, length_sorted_chunk_size=4, mini_batch_size=4)
     model, tokenizer = make_model("llama")
     with pytest.raises(ValueError, match="processing_class"):
         NoteLLMTrainer(model=model, args=tiny_training_args(tmp_path), train_dataset=pair_dataset())
@@ -127,8 +131,27 @@ def test_recall_evaluator_as_a_plain_trainer_callback(tmp_path):
     assert any("eval_dev_avg" in entry for entry in trainer.state.log_history)
 
 
+def test_length_sorted_chunks_sort_rows_and_drop_all_padding_columns():
+    from notellm_hf.training.trainer import length_sorted_chunks
+
+    lengths = [5, 2, 7, 3, 2]  # right-padded to 7 columns
+    mask = torch.tensor([[1] * n + [0] * (7 - n) for n in lengths])
+    ids = torch.arange(35).reshape(5, 7) * mask
+    chunks = length_sorted_chunks({"input_ids": ids, "attention_mask": mask, "note_keys": torch.arange(5)}, 2)
+    # Lengths 2, 2 | 3, 5 | 7: rows 1, 4 | 3, 0 | 2, each chunk as wide as its longest row.
+    assert [rows.tolist() for rows, _ in chunks] == [[1, 4], [3, 0], [2]]
+    assert [chunk["input_ids"].shape[1] for _, chunk in chunks] == [2, 5, 7]
+    for rows, chunk in chunks:
+        assert chunk["note_keys"].tolist() == rows.tolist()
+        for row, chunk_row in zip(rows.tolist(), range(len(rows)), strict=True):
+            assert chunk["input_ids"][chunk_row, : lengths[row]].tolist() == ids[row, : lengths[row]].tolist()
+            assert chunk["attention_mask"][chunk_row].sum().item() == lengths[row]
+
+
+@pytest.mark.parametrize("chunking", ["mini_batch_size", "length_sorted_chunk_size"])
 @pytest.mark.parametrize("variant", ["full", "lora", "top_layer", "negatives"])
-def test_grad_cache_gives_the_full_batch_gradients(tmp_path, variant):
+def test_chunked_steps_give_the_full_batch_gradients(tmp_path, variant, chunking):
+    """GradCache and the length-sorted forward both equal one step over the padded batch."""
     import copy
 
     from notellm_hf import NoteLLMCollator, apply_lora
@@ -147,8 +170,10 @@ def test_grad_cache_gives_the_full_batch_gradients(tmp_path, variant):
             note = feature["positive"]
             feature["negatives"] = [{**note, "note_id": note["note_id"] + "-neg", "title": note["content"]}]
     batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(features)
+    lengths = batch["attention_mask"].sum(dim=1)
+    assert lengths.min() < lengths.max()  # so the chunks drop padding columns
     grads = []
-    twin_settings = {"mini_batch_size": 3}  # 8 notes in chunks of 3, 3, 2 (12 with negatives)
+    twin_settings = {chunking: 3}  # 8 notes in chunks of 3, 3, 2 (12 with negatives)
     if variant == "top_layer":  # the reference runs the frozen layer each time; the twin replays it from the cache
         freeze_bottom_layers(model, 1)
         twin_settings["trainable_layers"] = 1
@@ -160,8 +185,9 @@ def test_grad_cache_gives_the_full_batch_gradients(tmp_path, variant):
         trainer.current_gradient_accumulation_steps = 1
         loss = trainer.training_step(net, dict(batch))
         grads.append(({n: p.grad.clone() for n, p in net.named_parameters() if p.requires_grad}, loss.item()))
-    if variant == "top_layer":  # pass 1 ran the frozen layer once per note, pass 2 replayed it
-        assert (trainer.prefix_cache.misses, trainer.prefix_cache.hits) == (8, 8)
+    if variant == "top_layer":  # GradCache's pass 1 ran the frozen layer once per note, its pass 2 replayed it
+        hits = 8 if chunking == "mini_batch_size" else 0
+        assert (trainer.prefix_cache.misses, trainer.prefix_cache.hits) == (8, hits)
     (full, full_loss), (cached, cached_loss) = grads
     assert cached_loss == pytest.approx(full_loss, rel=1e-5)
     assert full.keys() == cached.keys() and any("logit_scale" in n for n in full)
@@ -169,7 +195,7 @@ def test_grad_cache_gives_the_full_batch_gradients(tmp_path, variant):
         torch.testing.assert_close(cached[name], full[name], atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
 
 
-def _grad_cache_rank(rank: int, port: int, queue) -> None:
+def _chunked_step_rank(rank: int, port: int, queue) -> None:
     import os
 
     os.environ.update(
@@ -181,26 +207,27 @@ def _grad_cache_rank(rank: int, port: int, queue) -> None:
     from notellm_hf import NoteLLMCollator
 
     grads = {}
-    for mini in (None, 3):
+    for chunking in (None, "mini_batch_size", "length_sorted_chunk_size"):
         model, tokenizer = make_model("qwen2")  # seeded: identical on both ranks
-        args = tiny_training_args(tempfile.mkdtemp(), alpha=0.5, mini_batch_size=mini)
+        settings = {} if chunking is None else {chunking: 3}
+        args = tiny_training_args(tempfile.mkdtemp(), alpha=0.5, **settings)
         trainer = NoteLLMTrainer(model=model, args=args, processing_class=tokenizer)
         wrapped = trainer.accelerator.prepare_model(model)
         trainer.current_gradient_accumulation_steps = 1
         pairs = list(pair_dataset(1))[2 * rank : 2 * rank + 2]  # each rank holds 2 of the 4 pairs
         batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(pairs)
         trainer.training_step(wrapped, dict(batch))
-        grads[mini] = {n: p.grad.numpy().copy() for n, p in model.named_parameters() if p.requires_grad}
+        grads[chunking] = {n: p.grad.numpy().copy() for n, p in model.named_parameters() if p.requires_grad}
     queue.put((rank, args.world_size, grads))
 
 
-def test_grad_cache_across_two_processes_equals_the_plain_data_parallel_step():
+def test_chunked_steps_across_two_processes_equal_the_plain_data_parallel_step():
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     port = free_port()
-    workers = [context.Process(target=_grad_cache_rank, args=(rank, port, queue)) for rank in range(2)]
+    workers = [context.Process(target=_chunked_step_rank, args=(rank, port, queue)) for rank in range(2)]
     for worker in workers:
         worker.start()
     results = [queue.get(timeout=300) for _ in workers]
@@ -208,12 +235,17 @@ def test_grad_cache_across_two_processes_equals_the_plain_data_parallel_step():
         worker.join(timeout=60)
     assert sorted(r[1] for r in results) == [2, 2], "expected world_size == 2"
     for _, _, grads in results:
-        plain, cached = grads[None], grads[3]
-        assert plain.keys() == cached.keys()
-        for name in plain:  # DDP-averaged gradients, negatives gathered from both ranks in both steps
-            np.testing.assert_allclose(cached[name], plain[name], atol=1e-5, rtol=1e-4, err_msg=name)
-    # Both ranks step with the same averaged gradient.
-    np.testing.assert_allclose(results[0][2][3]["embedding_head.weight"], results[1][2][3]["embedding_head.weight"])
+        plain = grads[None]
+        for chunking in ("mini_batch_size", "length_sorted_chunk_size"):
+            chunked = grads[chunking]
+            assert plain.keys() == chunked.keys()
+            for name in plain:  # DDP-averaged gradients, negatives gathered from both ranks in every step
+                np.testing.assert_allclose(
+                    chunked[name], plain[name], atol=1e-5, rtol=1e-4, err_msg=f"{chunking} {name}"
+                )
+            # Both ranks step with the same averaged gradient.
+            weights = [r[2][chunking]["embedding_head.weight"] for r in results]
+            np.testing.assert_allclose(weights[0], weights[1])
 
 
 def test_tau_and_head_take_their_own_learning_rates(tmp_path):

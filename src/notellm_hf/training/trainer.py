@@ -13,12 +13,42 @@ from torch import nn
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import EvalLoopOutput
 
+from ..models.notellm.modeling_notellm import NoteLLMOutput
 from ..models.notellm.processing_notellm import IGNORE_INDEX
 from .data_collator import NoteLLMCollator
 from .lora import unwrap_peft
 from .losses import NoteLLMContrastiveLoss
 from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
 from .training_args import NoteLLMTrainingArguments
+
+
+def label_tokens(labels: torch.Tensor) -> torch.Tensor:
+    """The output tokens the generation loss averages over: next-token targets that are not ignored."""
+    return (labels[:, 1:] != IGNORE_INDEX).sum()
+
+
+def length_sorted_chunks(
+    inputs: dict[str, torch.Tensor], size: int
+) -> list[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """The batch's rows sorted by real length and cut into chunks of ``size`` rows, each without the columns that
+    are padding in all of its rows: ``(row indices, chunk inputs)`` pairs. A batch is padded to its longest row, so
+    a random batch of notes computes ~30% padding; a chunk of similar lengths computes almost none. Exact: positions
+    follow the real tokens and padding is masked, so a row's outputs do not depend on the batch it runs in."""
+    mask = inputs["attention_mask"]
+    chunks = []
+    for rows in torch.argsort(mask.sum(dim=1), stable=True).split(size):
+        columns = mask[rows].bool().any(dim=0)
+        chunk = {
+            key: value[rows][:, columns] if value.shape[:2] == mask.shape else value[rows]
+            for key, value in inputs.items()
+        }
+        chunks.append((rows, chunk))
+    return chunks
+
+
+def _row_order(chunks: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]) -> torch.Tensor:
+    """The permutation that puts the chunks' concatenated rows back in batch order."""
+    return torch.cat([rows for rows, _ in chunks]).argsort()
 
 
 class _CollatorEpoch(TrainerCallback):
@@ -161,6 +191,21 @@ class NoteLLMTrainer(Trainer):
         with self.accelerator.autocast(), self.prefix_cache.applied(inputs["input_ids"], inputs.get("attention_mask")):
             return model(**inputs)
 
+    def _chunked_forward(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> NoteLLMOutput:
+        """The batch's forward as [`length_sorted_chunks`] stitched back together: embeddings in row order, the
+        generation loss as the chunks' means weighted by their output tokens (which is the batch's mean)."""
+        chunks = length_sorted_chunks(inputs, self.args.length_sorted_chunk_size)
+        outputs = [self._forward(model, chunk) for _, chunk in chunks]
+        loss = None
+        if "labels" in inputs:
+            total = label_tokens(inputs["labels"]).clamp(min=1)
+            loss = sum(
+                out.loss * label_tokens(chunk["labels"]) / total
+                for out, (_, chunk) in zip(outputs, chunks, strict=True)
+            )
+        embeddings = torch.cat([out.embeddings for out in outputs])[_row_order(chunks)]
+        return NoteLLMOutput(loss=loss, embeddings=embeddings, logit_scale=outputs[0].logit_scale)
+
     def compute_loss(
         self,
         model: nn.Module,
@@ -170,7 +215,8 @@ class NoteLLMTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         inputs = dict(inputs)
         note_keys, query_rows = inputs.pop("note_keys"), inputs.pop("query_rows", None)
-        outputs = self._forward(model, inputs)
+        chunked = self.args.length_sorted_chunk_size is not None
+        outputs = self._chunked_forward(model, inputs) if chunked else self._forward(model, inputs)
         contrastive = self.contrastive_loss(outputs.embeddings, note_keys, outputs.logit_scale, query_rows)
         generation = outputs.loss if outputs.loss is not None else contrastive.loss.new_zeros(())
         if self.args.use_contrastive_loss:
@@ -191,39 +237,37 @@ class NoteLLMTrainer(Trainer):
     def _grad_cache_step(self, model: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """GradCache (Gao et al., 2021) for the shared-sequence joint loss.
 
-        Pass 1 embeds every chunk without gradient and back-propagates L_cl to the (cached) embeddings and to
-        the scale. Pass 2 re-runs each chunk with gradient (same dropout masks: the RNG state is replayed) and
-        back-propagates <cached grad, embeddings> plus the chunk's share of alpha * L_gen in one backward, so
-        parameter gradients equal those of the full batch while activations exist for one chunk at a time.
+        Pass 1 embeds every chunk ([`length_sorted_chunks`]: little padding) without gradient and back-propagates
+        L_cl to the (cached) embeddings and to the scale. Pass 2 re-runs each chunk with gradient (same dropout
+        masks: the RNG state is replayed) and back-propagates <cached grad, embeddings> plus the chunk's share of
+        alpha * L_gen in one backward, so parameter gradients equal those of the full batch while activations
+        exist for one chunk at a time.
         """
         inputs = dict(inputs)
         note_keys, query_rows = inputs.pop("note_keys"), inputs.pop("query_rows", None)
-        labels = inputs["labels"]
-        size = self.args.mini_batch_size
-        chunks = [{k: v[i : i + size] for k, v in inputs.items()} for i in range(0, labels.shape[0], size)]
+        chunks = length_sorted_chunks(inputs, self.args.mini_batch_size)
         rng_states, embeddings = [], []
         with torch.no_grad():
-            for chunk in chunks:
+            for _, chunk in chunks:
                 rng_states.append(torch.get_rng_state())
                 out = self._forward(model, {k: v for k, v in chunk.items() if k != "labels"})
                 embeddings.append(out.embeddings)
-        cached = torch.cat(embeddings).requires_grad_(True)
+        cached = torch.cat(embeddings)[_row_order(chunks)].requires_grad_(True)
         scale = out.logit_scale.detach().requires_grad_(True)
         alpha, steps = self.args.alpha, self.current_gradient_accumulation_steps
         contrastive = self.contrastive_loss(cached, note_keys, scale, query_rows)
         (contrastive.loss / (1.0 + alpha)).backward()
-        label_tokens = (labels[:, 1:] != IGNORE_INDEX).sum().clamp(min=1)
+        total = label_tokens(inputs["labels"]).clamp(min=1)
         generation = torch.zeros((), device=cached.device)
-        for index, (chunk, state) in enumerate(zip(chunks, rng_states, strict=True)):
+        for index, ((rows, chunk), state) in enumerate(zip(chunks, rng_states, strict=True)):
             torch.set_rng_state(state)
             last = index == len(chunks) - 1
             with contextlib.nullcontext() if last else self.accelerator.no_sync(model):
                 out = self._forward(model, chunk)
-                start = index * size
-                surrogate = (out.embeddings * cached.grad[start : start + len(chunk["labels"])]).sum()
+                surrogate = (out.embeddings * cached.grad[rows]).sum()
                 if index == 0:  # the scale's gradient, through a forward the wrapper (DDP) sees
                     surrogate = surrogate + scale.grad * out.logit_scale
-                share = (chunk["labels"][:, 1:] != IGNORE_INDEX).sum() / label_tokens
+                share = label_tokens(chunk["labels"]) / total
                 surrogate = surrogate + alpha / (1.0 + alpha) * out.loss * share
                 self.accelerator.backward(surrogate / steps)
             generation += out.loss.detach() * share

@@ -35,6 +35,15 @@ class NoteLLMTrainingArguments(TrainingArguments):
             "what fits in memory (same gradients as the full batch). Off by default."
         },
     )
+    length_sorted_chunk_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Run each batch's forward in chunks of this many rows, sorted by length and each trimmed to its "
+            "longest row, then one backward over all: the same loss and gradients with fewer padding tokens (a "
+            "random 64-row Debian batch is 71% real tokens, in chunks of 8 it is 96%). Memory stays that of the "
+            "whole batch (GradCache's mini_batch_size lowers it, and sorts its chunks the same way). Off by default."
+        },
+    )
     trainable_layers: int | None = field(
         default=None,
         metadata={
@@ -84,6 +93,13 @@ class NoteLLMTrainingArguments(TrainingArguments):
             raise ValueError(f"hashtag_ratio must be in [0, 1], got {self.hashtag_ratio}")
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
             raise ValueError(f"mini_batch_size must be >= 1, got {self.mini_batch_size}")
+        if self.length_sorted_chunk_size is not None and self.length_sorted_chunk_size < 1:
+            raise ValueError(f"length_sorted_chunk_size must be >= 1, got {self.length_sorted_chunk_size}")
+        if self.length_sorted_chunk_size is not None and self.mini_batch_size is not None:
+            raise ValueError(
+                "length_sorted_chunk_size and mini_batch_size (GradCache, whose chunks are length-sorted already) "
+                "are alternatives: pick one"
+            )
         if self.trainable_layers is not None and self.trainable_layers < 1:
             raise ValueError(f"trainable_layers must be >= 1, got {self.trainable_layers}")
         for name in ("tau_lr_multiplier", "head_lr_multiplier"):
