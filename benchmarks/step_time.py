@@ -4,6 +4,7 @@
     python benchmarks/step_time.py --padding --data <set> --pairs 16   # real-token share, random vs grouped
     python benchmarks/step_time.py --lm-head                           # LM head on every vs labelled positions
     python benchmarks/step_time.py --only top8_80_padded,top8_80_chunks8,top8_80_chunks16 --pairs 32 --steps 6
+    python benchmarks/step_time.py --auto-bf16 ...   # every row in bf16 autocast where the CPU has it (the configs)
 
 Each row trains SmolLM2-135M-Instruct with `NoteLLMTrainer` on the same real pairs (``--pairs`` pairs = 2x notes
 per step) and reports the mean wall time of a full optimizer step after one warm-up step. Partial fine-tuning
@@ -76,7 +77,7 @@ def run(
         # Length-grouped epochs start with their longest batch: compare them over whole epochs, warm-up included.
         mean = timer.mean(first=epoch * steps if whole_epoch else max(epoch * steps, 1), last=(epoch + 1) * steps)
         label = name if epochs == 1 else f"{name}, epoch {epoch + 1}"
-        rows.append(f"| {label} | {2 * pairs} | {mean:.2f} s |")
+        rows.append(f"| {label} | {'bf16 autocast' if args.bf16 else 'fp32'} | {2 * pairs} | {mean:.2f} s |")
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     cache = trainer.prefix_cache
     extra = "" if cache is None else f"; cache hits {cache.hits}, misses {cache.misses}"
@@ -149,6 +150,9 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="comma-separated row keys to run")
     parser.add_argument("--padding", action="store_true", help="only count real vs padded tokens over the pairs")
     parser.add_argument("--lm-head", action="store_true", help="only time the LM head: every vs labelled positions")
+    parser.add_argument(
+        "--auto-bf16", action="store_true", help="train every row as the CPU configs do: bf16 where native, else"
+    )
     args = parser.parse_args()
     data = Path(args.data).expanduser()
     if args.lm_head:
@@ -160,22 +164,22 @@ def main() -> None:
         return
     torch.set_num_threads(torch.get_num_threads())
     variants = {
-        "full": ("full fine-tuning fp32", {}),
-        "lora": ("LoRA r=16 (all linear layers) fp32", {"lora": 16}),
-        "top8": ("top 8 of 30 layers + frozen-prefix cache fp32", {"trainable_layers": 8, "epochs": 3}),
+        "full": ("full fine-tuning", {}),
+        "lora": ("LoRA r=16 (all linear layers)", {"lora": 16}),
+        "top8": ("top 8 of 30 layers + frozen-prefix cache", {"trainable_layers": 8, "epochs": 3}),
         "top8_80": (
-            "top 8 of 30 layers + frozen-prefix cache fp32, content budget 80 tokens (paper)",
+            "top 8 of 30 layers + frozen-prefix cache, content budget 80 tokens (paper)",
             {"trainable_layers": 8, "epochs": 3, "content": 80},
         ),
         "top8_random": (
-            "top 8 of 30 layers fp32, random batches, one whole epoch",
+            "top 8 of 30 layers, random batches, one whole epoch",
             {"trainable_layers": 8, "whole_epoch": True},
         ),
         "top8_grouped": (
-            "top 8 of 30 layers fp32, length-grouped batches, one whole epoch",
+            "top 8 of 30 layers, length-grouped batches, one whole epoch",
             {"trainable_layers": 8, "whole_epoch": True, "train_sampling_strategy": "group_by_length"},
         ),
-        "top4": ("top 4 of 30 layers + frozen-prefix cache fp32", {"trainable_layers": 4, "epochs": 3}),
+        "top4": ("top 4 of 30 layers + frozen-prefix cache", {"trainable_layers": 4, "epochs": 3}),
         "top8_80_padded": (
             "top 8 of 30 layers, content 80, the batch padded to its longest row",
             {"trainable_layers": 8, "content": 80},
@@ -189,10 +193,10 @@ def main() -> None:
         },
     }
     keys = args.only.split(",") if args.only else list(variants)
-    rows = ["| configuration | notes/step | step time |", "|---|---|---|"]
+    rows = ["| configuration | precision | notes/step | step time |", "|---|---|---|---|"]
     for key in keys:
         name, variant = variants[key]
-        rows += run(name, data, args.pairs, args.steps, **variant)
+        rows += run(name, data, args.pairs, args.steps, **variant, auto_bf16=args.auto_bf16)
         print("\n".join(rows), flush=True)
 
 
