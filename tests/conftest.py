@@ -285,3 +285,56 @@ def run_script_offline(script: str, folder: Path, payload: object) -> dict:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """A tiny Llama backbone folder and the toy notes, pairs, dev pairs and clicks as files: what a recipe reads."""
+    root = tmp_path_factory.mktemp("toy")
+    tokenizer = build_tokenizer()
+    tiny_backbone("llama", len(tokenizer)).save_pretrained(root / "backbone")
+    tokenizer.save_pretrained(root / "backbone")
+    (root / "notes.jsonl").write_text("".join(json.dumps(n) + "\n" for n in TOY_NOTES))
+    pd.DataFrame(TOY_PAIRS * 4, columns=["note_id_a", "note_id_b"]).to_csv(root / "pairs.csv", index=False)
+    pd.DataFrame(TOY_PAIRS, columns=["note_id_a", "note_id_b"]).to_csv(root / "dev.csv", index=False)
+    clicks = [(u, a, 1) for u, (a, _) in enumerate(TOY_PAIRS)] + [(u, b, 2) for u, (_, b) in enumerate(TOY_PAIRS)]
+    pd.DataFrame(clicks, columns=["user_id", "note_id", "timestamp"]).to_csv(root / "clicks.csv", index=False)
+    return root
+
+
+def tiny_overrides(toy, out, source="pairs"):
+    """Recipe arguments that train a tiny model on the `toy` files for 2 steps into ``out``, evaluating at step 2."""
+    other = "clicks" if source == "pairs" else "pairs"
+    data = ["--notes", str(toy / "notes.jsonl"), f"--{source}", str(toy / f"{source}.csv"), f"--{other}", ""]
+    data += ["--eval_pairs", str(toy / "dev.csv")]
+    return [
+        "--model_name_or_path",
+        str(toy / "backbone"),
+        "--dtype",
+        "float32",
+        "--benchmark",
+        "",
+        *data,
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "4",
+        "--per_device_eval_batch_size",
+        "4",
+        "--embedding_dim",
+        "16",
+        "--use_cpu",
+        "true",
+        "--report_to",
+        "none",
+        "--save_strategy",
+        "no",
+        "--eval_strategy",
+        "steps",
+        "--eval_steps",
+        "2",
+        "--logging_steps",
+        "1",
+    ]

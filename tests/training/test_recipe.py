@@ -13,60 +13,9 @@ from notellm_hf.training.head_init import readout_states
 from notellm_hf.training.recipe import parse_recipe_args, train
 
 from conftest import REPO_ROOT as ROOT
-from conftest import TOY_NOTES, TOY_PAIRS, build_tokenizer, tiny_backbone
+from conftest import TOY_NOTES, TOY_PAIRS, tiny_overrides
 
 CONFIGS = sorted(ROOT.glob("recipes/*/config_*.yaml"))
-
-
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    root = tmp_path_factory.mktemp("toy")
-    tokenizer = build_tokenizer()
-    tiny_backbone("llama", len(tokenizer)).save_pretrained(root / "backbone")
-    tokenizer.save_pretrained(root / "backbone")
-    (root / "notes.jsonl").write_text("".join(json.dumps(n) + "\n" for n in TOY_NOTES))
-    pd.DataFrame(TOY_PAIRS * 4, columns=["note_id_a", "note_id_b"]).to_csv(root / "pairs.csv", index=False)
-    pd.DataFrame(TOY_PAIRS, columns=["note_id_a", "note_id_b"]).to_csv(root / "dev.csv", index=False)
-    clicks = [(u, a, 1) for u, (a, _) in enumerate(TOY_PAIRS)] + [(u, b, 2) for u, (_, b) in enumerate(TOY_PAIRS)]
-    pd.DataFrame(clicks, columns=["user_id", "note_id", "timestamp"]).to_csv(root / "clicks.csv", index=False)
-    return root
-
-
-def tiny_overrides(toy, out, source="pairs"):
-    other = "clicks" if source == "pairs" else "pairs"
-    data = ["--notes", str(toy / "notes.jsonl"), f"--{source}", str(toy / f"{source}.csv"), f"--{other}", ""]
-    data += ["--eval_pairs", str(toy / "dev.csv")]
-    return [
-        "--model_name_or_path",
-        str(toy / "backbone"),
-        "--dtype",
-        "float32",
-        "--benchmark",
-        "",
-        *data,
-        "--output_dir",
-        str(out),
-        "--max_steps",
-        "2",
-        "--per_device_train_batch_size",
-        "4",
-        "--per_device_eval_batch_size",
-        "4",
-        "--embedding_dim",
-        "16",
-        "--use_cpu",
-        "true",
-        "--report_to",
-        "none",
-        "--save_strategy",
-        "no",
-        "--eval_strategy",
-        "steps",
-        "--eval_steps",
-        "2",
-        "--logging_steps",
-        "1",
-    ]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[f"{c.parent.name}/{c.name}" for c in CONFIGS])
