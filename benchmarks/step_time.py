@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--padding", action="store_true", help="only count real vs padded tokens over the pairs")
     parser.add_argument("--lm-head", action="store_true", help="only time the LM head: every vs labelled positions")
     parser.add_argument(
-        "--auto-bf16", action="store_true", help="train every row as the CPU configs do: bf16 where native, else"
+        "--auto-bf16", action="store_true", help="train every row as the CPU configs do: bf16 where native, else fp32"
     )
     args = parser.parse_args()
     data = Path(args.data).expanduser()

@@ -127,6 +127,7 @@ def training_seconds(
 
 
 def _trained_log_history(recipe_args: tuple[Any, ...]) -> list[dict]:
+    """The child's work, at module level so that the spawned process can import it by name."""
     from notellm_hf.training.recipe import train
 
     return train(*recipe_args).state.log_history

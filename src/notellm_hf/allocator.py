@@ -22,6 +22,6 @@ def preloaded_allocator(maps: Path = Path("/proc/self/maps")) -> str:
     """ "jemalloc", "tcmalloc" or "mimalloc" when that library is mapped into the process, else "system malloc"."""
     try:
         mapped = maps.read_text()
-    except OSError:  # not Linux: nothing is preloaded the way the Makefile does it
+    except OSError:  # not Linux: no map of the loaded libraries to read
         return "system malloc"
     return next((name for name in ALLOCATORS if f"lib{name}" in mapped), "system malloc")
