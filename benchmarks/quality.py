@@ -58,6 +58,9 @@ VARIANTS = {
     "top 16 layers w/o CSFT": "--trainable_layers 16 --alpha 0",
     # The learning rate decayed linearly to 0 over the pass after its warm-up, as the MiniLM fine-tuning baseline's is.
     "top 16 layers + linear decay": "--trainable_layers 16 --lr_scheduler_type linear",
+    # The mean of the states before [EMB] instead of the paper's one read-out state (MiniLM mean-pools).
+    "mean read-out": "--readout mean",
+    "top 16 layers + mean read-out": "--trainable_layers 16 --readout mean",
 }
 
 
@@ -65,7 +68,7 @@ PAPER_ROWS = ("NoteLLM", "NoteLLM w/o CSFT", "NoteLLM w/o GCL")
 
 
 def train_variant(config: Path, data: Path, out: Path, steps: int, extra: list[str]) -> dict:
-    from notellm_hf.training.recipe import parse_recipe_args, train
+    from notellm_hf.training.recipe import parse_recipe_args, train_in_child_process
 
     argv = ["--config", str(config), "--benchmark", str(data), "--output_dir", str(out), "--max_steps", str(steps)]
     argv += ["--save_strategy", "no", "--eval_strategy", "no", *extra]
@@ -74,7 +77,7 @@ def train_variant(config: Path, data: Path, out: Path, steps: int, extra: list[s
         print(f"  reusing {out}", flush=True)
         return json.loads(info_path.read_text())
     start = time.time()
-    train(*parse_recipe_args(argv))
+    train_in_child_process(parse_recipe_args(argv))  # this process then evaluates at a fresh process's speed
     info = json.loads(info_path.read_text())
     info.update(argv=argv, train_seconds=round(time.time() - start, 1))
     info_path.write_text(json.dumps(info, indent=2, default=str) + "\n")

@@ -126,23 +126,6 @@ def training_seconds(
     return budget - elapsed - head_pass - passes * pool_pass - SAFETY_SECONDS
 
 
-def _trained_log_history(recipe_args: tuple[Any, ...]) -> list[dict]:
-    """The child's work, at module level so that the spawned process can import it by name."""
-    from notellm_hf.training.recipe import train
-
-    return train(*recipe_args).state.log_history
-
-
-def train_in_child_process(recipe_args: tuple[Any, ...]) -> list[dict]:
-    """Trains in a child process and returns its log history. A process that has trained keeps a fragmented heap
-    under glibc's malloc, and the pool encoding after it ran 2.3x slower (211 s vs 90 s in a fresh process on the
-    AMX Xeon; benchmarks/allocator_probe.py, RESULTS.md "Memory allocator"); this process only runs inference."""
-    import multiprocessing
-
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_trained_log_history, (recipe_args,))
-
-
 def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3, k: int = 5) -> str:
     """Query notes, their top-k recommendations from the pool's index, and what the model generates for them."""
     from notellm_hf import Note
@@ -219,7 +202,7 @@ def main() -> None:
     from notellm_hf.data.io import write_text
     from notellm_hf.evaluation import evaluate_benchmark, markdown_table
     from notellm_hf.precision import resolve_precision
-    from notellm_hf.training.recipe import parse_recipe_args
+    from notellm_hf.training.recipe import parse_recipe_args, train_in_child_process
 
     if not is_current(cache_dir() / "datasets" / SETS[args.data], SETS[args.data]):
         print(f"[1/5] preparing {SETS[args.data]} ...", flush=True)

@@ -64,11 +64,18 @@ def test_stock_export_embeds_rendered_notes_as_encode_notes_without_remote_code(
     assert "library_name: sentence-transformers" in card and "custom_code" not in card
 
 
-def test_emb_readout_keeps_the_emb_token_in_the_rendered_text(tmp_path):
-    source, model, tokenizer = saved(tmp_path, readout="emb")
+@pytest.mark.parametrize(
+    "readout, text_end, pooling_mode, tei_pooling",
+    # [EMB]'s own state; the mean of the states before [EMB]
+    [("emb", 'is:"[EMB]', "lasttoken", "last-token"), ("mean", 'is:"', "mean", "mean")],
+)
+def test_other_readouts_render_and_pool_as_encode_notes(tmp_path, readout, text_end, pooling_mode, tei_pooling):
+    source, model, tokenizer = saved(tmp_path, readout=readout)
     out = export_sentence_transformers(source, tmp_path / "stock")
     texts = NoteTextRenderer.from_pretrained(out)(NOTES)
-    assert all(text.endswith('is:"[EMB]') for text in texts)
+    assert all(text.endswith(text_end) for text in texts)
+    assert json.loads((out / "1_Pooling" / "config.json").read_text())["pooling_mode"] == pooling_mode
+    assert f"--pooling {tei_pooling}`" in (out / "README.md").read_text()  # the card's serving command agrees
     got = encode_fresh(out, texts)
     torch.testing.assert_close(torch.tensor(got["embeddings"]), model.encode_notes(tokenizer, NOTES), atol=1e-5, rtol=0)
 

@@ -59,6 +59,33 @@ def test_readout_is_the_hidden_state_before_emb(readout, shift):
         assert not torch.allclose(model(input_ids=changed_at).embeddings[0], got, atol=1e-4)
 
 
+def test_mean_readout_averages_the_states_before_emb():
+    model, tokenizer = make_model("llama", readout="mean", normalize_embeddings=False)
+    ids = category_ids(model, tokenizer, TOY_NOTES[0])
+    emb_at = ids.index(tokenizer.convert_tokens_to_ids("[EMB]"))
+    input_ids = torch.tensor([ids])
+    with torch.no_grad():
+        hidden = model.language_model(input_ids, output_hidden_states=True).hidden_states[-1]
+        expected = model.embedding_head(torch.stack([hidden[0, t] for t in range(emb_at)]).mean(dim=0))
+        got = model(input_ids=input_ids).embeddings[0]
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+        # [EMB] and what follows it (the generation prompt) do not enter; every token before it does.
+        changed_after = input_ids.clone()
+        changed_after[0, emb_at + 1 :] = 5
+        assert torch.allclose(model(input_ids=changed_after).embeddings[0], got, atol=1e-6)
+        changed_first = input_ids.clone()
+        changed_first[0, 0] = 7 if changed_first[0, 0] != 7 else 8
+        assert not torch.allclose(model(input_ids=changed_first).embeddings[0], got, atol=1e-4)
+
+
+def test_mean_readout_is_padding_batch_and_prefix_cache_invariant():
+    model, tokenizer = make_model("llama", readout="mean")
+    one_by_one = torch.cat([model.encode_notes(tokenizer, [note], reuse_prefix=False) for note in TOY_NOTES])
+    cached = model.encode_notes(tokenizer, TOY_NOTES, batch_size=3)  # left-padded suffixes after a shared prefix
+    torch.testing.assert_close(cached, one_by_one, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(cached, make_model("llama", readout="before_emb")[0].encode_notes(tokenizer, TOY_NOTES))
+
+
 def test_rows_without_exactly_one_emb_are_rejected(tiny):
     model, tokenizer = tiny
     with pytest.raises(ValueError, match="row 0 holds 0"):

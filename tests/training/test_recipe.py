@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from transformers import AutoModel, TrainerCallback
 
 from notellm_hf.training.head_init import readout_states
-from notellm_hf.training.recipe import parse_recipe_args, train
+from notellm_hf.training.recipe import parse_recipe_args, train, train_in_child_process
 
 from conftest import REPO_ROOT as ROOT
 from conftest import TOY_NOTES, TOY_PAIRS, tiny_overrides
@@ -200,3 +200,10 @@ def test_the_recipe_starts_the_head_from_the_principal_directions(toy, tmp_path)
     unit = mean / mean.norm()
     expected = top - (top @ unit)[:, None] * unit[None, :]
     torch.testing.assert_close(weight.abs(), expected.abs(), atol=1e-4, rtol=1e-3)
+
+
+def test_training_in_a_child_process_logs_every_step_and_saves_the_model(toy, tmp_path):
+    log = train_in_child_process(parse_recipe_args(tiny_overrides(toy, tmp_path)))
+    assert [row["step"] for row in log if "loss_contrastive" in row and "eval_loss" not in row] == [1, 2]
+    assert log[-1]["step"] == 2 and "train_runtime" in log[-1]
+    assert (tmp_path / "model" / "model.safetensors").exists() and (tmp_path / "run_info.json").exists()

@@ -78,6 +78,7 @@ def model_card(
         model_id=model_id or "path/to/export",
         embedding_dim=model_config.embedding_dim,
         readout=model_config.readout,
+        pooling="mean" if model_config.readout == "mean" else "last-token",
         backbone=model_config.text_config.model_type,
         training_config=json.dumps(training_config, indent=2) if training_config else None,
         evaluation_table=table,

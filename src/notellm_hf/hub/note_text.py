@@ -19,7 +19,7 @@ from transformers.utils import cached_file
 
 from ..data.io import atomic_path
 from ..data.notes import read_notes
-from ..models.notellm.configuration_notellm import NoteLLMConfig
+from ..models.notellm.configuration_notellm import READOUT_POSITIONS, NoteLLMConfig
 from ..models.notellm.processing_notellm import Note, NoteCompressionPrompt
 
 # Written into every stock-module export: the prompt settings and read-out a client needs to render notes.
@@ -29,13 +29,13 @@ RENDERING_FILE = "notellm_rendering.json"
 class NoteTextRenderer:
     """Renders notes (dicts, [`Note`] records or strings read as content) into embedding text.
 
-    ``readout="before_emb"`` (the paper's read-out) ends the text before ``[EMB]``; ``readout="emb"`` keeps
-    ``[EMB]`` as the last token, since its state is the embedding then.
+    ``readout="before_emb"`` (the paper's read-out) and ``readout="mean"`` end the text before ``[EMB]``;
+    ``readout="emb"`` keeps ``[EMB]`` as the last token, since its state is the embedding then.
     """
 
     def __init__(self, tokenizer: Any, prompt: NoteCompressionPrompt, readout: str) -> None:
-        if readout not in ("before_emb", "emb"):
-            raise ValueError(f"readout must be 'before_emb' or 'emb', got {readout!r}")
+        if readout not in READOUT_POSITIONS:
+            raise ValueError(f"readout must be one of {READOUT_POSITIONS}, got {readout!r}")
         self.tokenizer = tokenizer
         self.prompt = prompt
         self.readout = readout

@@ -1,9 +1,10 @@
 """Stock-module export: a folder made only of sentence-transformers' own modules, served without remote code.
 
 ``Transformer`` (the backbone as a plain transformers model, LoRA merged, ``[EMB]`` kept in the tokenizer) ->
-``Pooling("lasttoken")`` -> ``Dense`` (the embedding head: no bias, identity activation) -> ``Normalize``.
-Clients send notes rendered by [`NoteTextRenderer`] (``notellm render``): the text ends at the read-out token,
-so last-token pooling reads out what ``encode_notes`` reads out. Any engine that loads a sentence-transformers
+``Pooling("lasttoken")`` (``Pooling("mean")`` for ``readout="mean"``) -> ``Dense`` (the embedding head: no bias,
+identity activation) -> ``Normalize``. Clients send notes rendered by [`NoteTextRenderer`] (``notellm render``):
+the text ends at the read-out token (before ``[EMB]`` for the mean read-out), so the pooling reads out what
+``encode_notes`` reads out. Any engine that loads a sentence-transformers
 folder or a plain decoder with last-token pooling (ONNX Runtime through ``backend="onnx"``, vLLM's pooling
 runner, TEI for the architectures it supports) can then serve it.
 """
@@ -60,7 +61,8 @@ def stock_sentence_transformer(model: Any, tokenizer: Any, staging: Path) -> Any
     head = Dense(hidden, dim, bias=False, activation_function=nn.Identity())
     with torch.no_grad():
         head.linear.weight.copy_(model.embedding_head.weight.float())
-    modules = [transformer, Pooling(hidden, pooling_mode="lasttoken"), head]
+    pooling_mode = "mean" if model.config.readout == "mean" else "lasttoken"
+    modules = [transformer, Pooling(hidden, pooling_mode=pooling_mode), head]
     if model.config.normalize_embeddings:
         modules.append(Normalize())
     return SentenceTransformer(modules=modules, device="cpu", similarity_fn_name="cosine")
@@ -77,7 +79,7 @@ def check_readout_tokens(st_model: Any, model: Any, tokenizer: Any, renderer: No
     appends EOS): last-token pooling would then embed the wrong state, silently."""
     for note in _PROBE_NOTES:
         expected = model.note_prompt.embedding_input_ids(tokenizer, note)
-        if renderer.readout == "before_emb":
+        if renderer.readout != "emb":
             expected = expected[:-1]
         features = st_model.preprocess([renderer.render_note_text(note)])
         got = features["input_ids"][0][features["attention_mask"][0].bool()].tolist()

@@ -18,7 +18,11 @@ class NoteLLMArguments:
 
     embedding_dim: int = field(default=128, metadata={"help": "Note embedding size d (paper: 128)."})
     readout: str = field(
-        default="before_emb", metadata={"help": "'before_emb' (paper) or 'emb'.", "choices": READOUT_POSITIONS}
+        default="before_emb",
+        metadata={
+            "help": "'before_emb' (paper), 'emb' or 'mean' (of the states before [EMB]).",
+            "choices": READOUT_POSITIONS,
+        },
     )
     initial_tau: float = field(default=3.0, metadata={"help": "Initial log-scale tau of the contrastive loss."})
     prompt_preset: str = field(

@@ -21,7 +21,8 @@ from .lora import unwrap_peft
 
 @torch.no_grad()
 def readout_states(model: Any, tokenizer: Any, notes: Sequence[Any], batch_size: int = 32) -> torch.Tensor:
-    """(n, h) hidden states the embedding head reads (the token before ``[EMB]``), float32, in note order."""
+    """(n, h) states the embedding head reads (the config's read-out: by default the token before ``[EMB]``),
+    float32, in note order."""
     notellm = unwrap_peft(model)
     captured: list[torch.Tensor] = []
     hook = notellm.embedding_head.register_forward_hook(lambda _, inputs, __: captured.append(inputs[0].float().cpu()))

@@ -170,3 +170,19 @@ def train(
         }
         write_text(Path(training_args.output_dir) / "run_info.json", json.dumps(info, indent=2, default=str) + "\n")
     return trainer
+
+
+def _trained_log_history(recipe_args: tuple[Any, ...]) -> list[dict]:
+    """The child's work, at module level so that the spawned process can import it by name."""
+    return train(*recipe_args).state.log_history
+
+
+def train_in_child_process(recipe_args: tuple[Any, ...]) -> list[dict]:
+    """[`train`] in a spawned child process; returns its log history (the model and ``run_info.json`` are saved as
+    ``train`` saves them). A process that has trained keeps a fragmented heap under glibc's malloc, and encoding
+    after it ran 2.3x slower (the demo's pool: 211 s vs 90 s in a fresh process on the AMX Xeon;
+    benchmarks/allocator_probe.py, RESULTS.md "Memory allocator"), so callers that evaluate afterwards train here."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_trained_log_history, (recipe_args,))

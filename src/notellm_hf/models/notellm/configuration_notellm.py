@@ -7,7 +7,7 @@ from typing import Any
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-READOUT_POSITIONS = ("before_emb", "emb")
+READOUT_POSITIONS = ("before_emb", "emb", "mean")
 
 
 class NoteLLMConfig(PreTrainedConfig):
@@ -19,7 +19,9 @@ class NoteLLMConfig(PreTrainedConfig):
         emb_token: the special token that ends the compression phrase.
         emb_token_id: its id in the saved tokenizer.
         readout: ``"before_emb"`` takes the hidden state of the token before ``[EMB]`` (the paper and the
-            authors' code); ``"emb"`` takes the ``[EMB]`` token's own state.
+            authors' code); ``"emb"`` takes the ``[EMB]`` token's own state; ``"mean"`` averages the states of all
+            tokens before ``[EMB]`` (instruction and note; an ablation: every token's state then enters the
+            embedding directly, as in mean-pooling encoders such as all-MiniLM-L6-v2).
         initial_tau: initial value of the learnable log-scale ``tau`` (similarities are scaled by ``e^tau``).
         normalize_embeddings: L2-normalise embeddings (cosine similarity, as in the paper).
         embedding_only: build without the LM head, for serving embeddings (pass ``embedding_only=True`` to

@@ -181,8 +181,8 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         return self.language_model.get_output_embeddings()
 
     # ---- forward ----
-    def readout_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """Index of the read-out token in each row: the token before ``[EMB]`` (or ``[EMB]`` itself)."""
+    def emb_positions(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Index of the ``[EMB]`` token in each row (exactly one per row, or a named error)."""
         is_emb = input_ids == self.config.emb_token_id
         counts = is_emb.sum(dim=1)
         if not bool((counts == 1).all()):
@@ -190,8 +190,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             raise ValueError(
                 f"row {bad} holds {int(counts[bad])} {self.config.emb_token} tokens; each row needs exactly one"
             )
-        positions = is_emb.int().argmax(dim=1)
-        return positions - 1 if self.config.readout == "before_emb" else positions
+        return is_emb.int().argmax(dim=1)
 
     def forward(
         self,
@@ -210,12 +209,34 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False, **kwargs
         ).last_hidden_state
         loss = None if labels is None else self._generation_loss(hidden, labels)
-        return NoteLLMOutput(loss=loss, embeddings=self._read_out(hidden, input_ids), logit_scale=self.logit_scale())
+        embeddings = self._read_out(hidden, input_ids, attention_mask)
+        return NoteLLMOutput(loss=loss, embeddings=embeddings, logit_scale=self.logit_scale())
 
-    def _read_out(self, hidden: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
-        """The embedding head on each row's read-out state (normalised when the config says so), float32."""
-        rows = torch.arange(input_ids.shape[0], device=input_ids.device)
-        embeddings = self.embedding_head(hidden[rows, self.readout_positions(input_ids)]).float()
+    def _read_out(
+        self,
+        hidden: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        prefix_states: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The embedding head on each row's read-out state (normalised when the config says so), float32.
+
+        ``prefix_states``: (P, h) states of prompt tokens every row shares that were run once and are not in
+        ``hidden`` (the shared-prefix cache); only the mean read-out, which averages over them, needs them.
+        """
+        emb = self.emb_positions(input_ids)
+        if self.config.readout == "mean":
+            columns = torch.arange(hidden.shape[1], device=hidden.device)
+            weights = (attention_mask.bool() & (columns[None, :] < emb[:, None])).float()
+            total = torch.einsum("bt,bth->bh", weights, hidden.float())
+            count = weights.sum(dim=1)
+            if prefix_states is not None:
+                total, count = total + prefix_states.float().sum(dim=0), count + len(prefix_states)
+            state = (total / count[:, None]).to(hidden.dtype)
+        else:
+            rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+            state = hidden[rows, emb - 1 if self.config.readout == "before_emb" else emb]
+        embeddings = self.embedding_head(state).float()
         return F.normalize(embeddings, dim=-1) if self.config.normalize_embeddings else embeddings
 
     def _cache_keyword(self) -> str:
@@ -223,18 +244,23 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         parameters = inspect.signature(self.language_model.get_decoder().forward).parameters
         return "cache" if "cache" in parameters else "past_key_values"
 
-    def _prefix_cache(self, prefix_ids: list[int]) -> Any:
-        """Key/value cache of the prompt tokens every note shares (the instruction), computed once."""
+    def _prefix_cache(self, prefix_ids: list[int]) -> tuple[Any, torch.Tensor]:
+        """Key/value cache and (P, h) last hidden states of the prompt tokens every note shares (the instruction),
+        computed once."""
         ids = torch.tensor([prefix_ids], device=self.device)
-        return getattr(self.language_model.get_decoder()(input_ids=ids, use_cache=True), self._cache_keyword())
+        output = self.language_model.get_decoder()(input_ids=ids, use_cache=True)
+        return getattr(output, self._cache_keyword()), output.last_hidden_state[0]
 
-    def _embed_after_prefix(self, prefix_cache: Any, suffixes: list[list[int]], pad_token_id: int) -> torch.Tensor:
+    def _embed_after_prefix(
+        self, shared_prefix: tuple[Any, torch.Tensor], suffixes: list[list[int]], pad_token_id: int
+    ) -> torch.Tensor:
         """Embeddings of rows that all start with the cached prefix, running only their own tokens.
 
         The suffixes are left-padded, so padding sits between the prefix and each row's tokens: the mask hides it
         and positions count real tokens only, which makes the result equal to running the whole rows.
         """
         batch = {key: value.to(self.device) for key, value in padded_batch(suffixes, pad_token_id).items()}
+        prefix_cache, prefix_states = shared_prefix
         rows, prefix = len(suffixes), prefix_cache.get_seq_length()
         cache = copy.deepcopy(prefix_cache)
         cache.batch_repeat_interleave(rows)
@@ -246,7 +272,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             use_cache=True,
             **{self._cache_keyword(): cache},
         ).last_hidden_state
-        return self._read_out(hidden, batch["input_ids"])
+        return self._read_out(hidden, batch["input_ids"], batch["attention_mask"], prefix_states)
 
     def _generation_loss(self, hidden: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Next-token loss on labelled positions only: the LM head never sees the rest of the sequence."""
@@ -307,11 +333,11 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         was_training = self.training
         self.eval()
         try:
-            prefix_cache = self._prefix_cache(sequences[0][:prefix]) if prefix else None
+            shared_prefix = self._prefix_cache(sequences[0][:prefix]) if prefix else None
             for index in batches:
-                if prefix_cache is not None:
+                if shared_prefix is not None:
                     suffixes = [sequences[i][prefix:] for i in index]
-                    embeddings = self._embed_after_prefix(prefix_cache, suffixes, tokenizer.pad_token_id)
+                    embeddings = self._embed_after_prefix(shared_prefix, suffixes, tokenizer.pad_token_id)
                 else:
                     batch = padded_batch([sequences[i] for i in index], tokenizer.pad_token_id)
                     embeddings = self(**{key: value.to(self.device) for key, value in batch.items()}).embeddings
