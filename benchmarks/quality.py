@@ -60,7 +60,6 @@ VARIANTS = {
     "top 16 layers + linear decay": "--trainable_layers 16 --lr_scheduler_type linear",
     # The mean of the states before [EMB] instead of the paper's one read-out state (MiniLM mean-pools).
     "mean read-out": "--readout mean",
-    "top 16 layers + mean read-out": "--trainable_layers 16 --readout mean",
 }
 
 
