@@ -83,7 +83,8 @@ def test_mean_readout_is_padding_batch_and_prefix_cache_invariant():
     one_by_one = torch.cat([model.encode_notes(tokenizer, [note], reuse_prefix=False) for note in TOY_NOTES])
     cached = model.encode_notes(tokenizer, TOY_NOTES, batch_size=3)  # left-padded suffixes after a shared prefix
     torch.testing.assert_close(cached, one_by_one, atol=1e-5, rtol=1e-4)
-    assert not torch.allclose(cached, make_model("llama", readout="before_emb")[0].encode_notes(tokenizer, TOY_NOTES))
+    model.config.readout = "before_emb"  # the same weights read out at one position embed differently
+    assert not torch.allclose(cached, model.encode_notes(tokenizer, TOY_NOTES), atol=1e-3)
 
 
 def test_rows_without_exactly_one_emb_are_rejected(tiny):
