@@ -56,6 +56,8 @@ VARIANTS = {
     "top 16 layers": "--trainable_layers 16",
     "top 24 layers": "--trainable_layers 24",
     "top 16 layers w/o CSFT": "--trainable_layers 16 --alpha 0",
+    # One MiniLM-mined hard negative per pair at depth 16: the pairs seen stay the same, each step reads 96 notes.
+    "top 16 layers + hard negatives": "--trainable_layers 16 --hard_negatives 1",
     # The learning rate decayed linearly to 0 over the pass after its warm-up, as the MiniLM fine-tuning baseline's is.
     "top 16 layers + linear decay": "--trainable_layers 16 --lr_scheduler_type linear",
     # The mean of the states before [EMB] instead of the paper's one read-out state (MiniLM mean-pools).
