@@ -14,6 +14,14 @@ from ..evaluation.metrics import SCALED_LABELS
 from ..evaluation.report import markdown_table
 
 CARD_TEMPLATE = "model_card_template.md"
+# Text Embeddings Inference's `--pooling` names for sentence-transformers' Pooling modes.
+TEI_POOLING = {"lasttoken": "last-token", "mean": "mean"}
+
+
+def stock_pooling_mode(readout: str) -> str:
+    """sentence-transformers' Pooling mode that reads out what ``encode_notes`` reads out for this read-out: the mean
+    of the states for ``readout="mean"``, else the last rendered token (the renderer ends the text at it)."""
+    return "mean" if readout == "mean" else "lasttoken"
 
 
 def card_template_path() -> Path:
@@ -78,7 +86,7 @@ def model_card(
         model_id=model_id or "path/to/export",
         embedding_dim=model_config.embedding_dim,
         readout=model_config.readout,
-        pooling="mean" if model_config.readout == "mean" else "last-token",
+        pooling=TEI_POOLING[stock_pooling_mode(model_config.readout)],
         backbone=model_config.text_config.model_type,
         training_config=json.dumps(training_config, indent=2) if training_config else None,
         evaluation_table=table,

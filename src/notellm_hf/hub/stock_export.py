@@ -5,8 +5,8 @@
 identity activation) -> ``Normalize``. Clients send notes rendered by [`NoteTextRenderer`] (``notellm render``):
 the text ends at the read-out token (before ``[EMB]`` for the mean read-out), so the pooling reads out what
 ``encode_notes`` reads out. Any engine that loads a sentence-transformers
-folder or a plain decoder with last-token pooling (ONNX Runtime through ``backend="onnx"``, vLLM's pooling
-runner, TEI for the architectures it supports) can then serve it.
+folder or a plain decoder with that pooling (last-token, or mean for the mean read-out; ONNX Runtime through
+``backend="onnx"``, vLLM's pooling runner, TEI for the architectures it supports) can then serve it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..data.notes import read_notes
 from ..models.notellm.modeling_notellm import NoteLike
 from ..models.notellm.processing_notellm import Note
 from .export import export_inputs, load_for_export
-from .model_card import model_card
+from .model_card import model_card, stock_pooling_mode
 from .note_text import RENDERING_FILE, NoteTextRenderer
 from .onnx_export import add_onnx_files
 
@@ -61,8 +61,7 @@ def stock_sentence_transformer(model: Any, tokenizer: Any, staging: Path) -> Any
     head = Dense(hidden, dim, bias=False, activation_function=nn.Identity())
     with torch.no_grad():
         head.linear.weight.copy_(model.embedding_head.weight.float())
-    pooling_mode = "mean" if model.config.readout == "mean" else "lasttoken"
-    modules = [transformer, Pooling(hidden, pooling_mode=pooling_mode), head]
+    modules = [transformer, Pooling(hidden, pooling_mode=stock_pooling_mode(model.config.readout)), head]
     if model.config.normalize_embeddings:
         modules.append(Normalize())
     return SentenceTransformer(modules=modules, device="cpu", similarity_fn_name="cosine")
