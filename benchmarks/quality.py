@@ -62,7 +62,7 @@ VARIANTS = {
     "top 16 layers + linear decay": "--trainable_layers 16 --lr_scheduler_type linear",
     # A sharper fixed contrastive scale at depth 16 (round 18): the test pool's deficit is in the top 12 of 3,000.
     "top 16 layers + fixed scale 50": "--trainable_layers 16 --fix_tau true --initial_tau 3.912",
-    # Twice the content budget at depth 16: 35% of Debian notes are cut at 80 tokens, under 10% at 160; MiniLM: 256.
+    # Twice the content budget at depth 16: 35% of Debian notes are cut at 80 tokens, under 10% at 160; MiniLM: 128.
     "top 16 layers + content 160": "--trainable_layers 16 --content_max_tokens 160",
     # The mean of the states before [EMB] instead of the paper's one read-out state (MiniLM mean-pools).
     "mean read-out": "--readout mean",
