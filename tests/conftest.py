@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import socket
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from fractions import Fraction
 from pathlib import Path
 
@@ -237,6 +239,21 @@ def brute_force_avg(scores: np.ndarray, pool_ids: list[str], pairs) -> float:
         q, t = row[a], row[b]
         ranks.append(sum(1 for j in range(len(pool_ids)) if j != q and scores[q, j] >= scores[q, t]))
     return float(np.mean([100.0 * np.mean([r <= k for r in ranks]) for k in ks]))
+
+
+def hand_tfidf(texts: list[str], vocabulary_texts: list[str] | None = None) -> np.ndarray:
+    """TF-IDF by the textbook: words of 2+ word characters, lower-cased; tf 1 + ln(count); idf ln((1 + n) /
+    (1 + df)) + 1 over the fitted texts; each vector scaled to unit length."""
+    fitted = [Counter(re.findall(r"\b\w\w+\b", t.lower())) for t in (vocabulary_texts or texts)]
+    words = sorted(set().union(*fitted))
+    idf = {w: math.log((1 + len(fitted)) / (1 + sum(w in c for c in fitted))) + 1 for w in words}
+    rows = []
+    for text in texts:
+        counts = Counter(re.findall(r"\b\w\w+\b", text.lower()))
+        row = np.array([(1 + math.log(counts[w])) * idf[w] if counts[w] else 0.0 for w in words])
+        norm = np.linalg.norm(row)
+        rows.append(row / norm if norm else row)
+    return np.array(rows)
 
 
 def toy_benchmark_set(folder: Path) -> Path:

@@ -196,6 +196,9 @@ def test_your_own_data_from_a_click_log_to_recommendations(tmp_path, capsys):
         and "n05" not in {h["note_id"] for h in record["related"]}
     )
     assert record["related"][0]["title"].startswith("note ") and "category" in record
+    assert main([*recommend, "-k", "3", "--json", "--lexical-weight", "0.4"]) == 0  # hybrid ranking
+    hybrid = json.loads(capsys.readouterr().out)
+    assert len(hybrid["related"]) == 3 and "n05" not in {h["note_id"] for h in hybrid["related"]}
     assert main(["recommend", "--index", str(tmp_path / "index"), "--note-id", "missing"]) == 2
     assert "note 'missing' is not in the index" in capsys.readouterr().err
 

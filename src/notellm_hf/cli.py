@@ -22,6 +22,7 @@ from .hub import EXPORT_FORMATS, push_to_hub, render_note_table
 from .precision import PRECISIONS
 from .retrieval.encoding import encode_note_table
 from .retrieval.index import NoteIndex
+from .retrieval.lexical import parse_lexical_weights
 from .retrieval.recommend import recommend
 from .training.recipe import parse_recipe_args, train
 
@@ -75,6 +76,7 @@ def _recommend(args: argparse.Namespace) -> None:
         k=args.k,
         generate=args.generate,
         precision=args.precision,
+        lexical_weight=args.lexical_weight,
     )
     for record in records:
         if args.json:
@@ -157,6 +159,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         resamples=args.resamples,
         seed=args.seed,
         precision=args.precision,
+        lexical_weights=parse_lexical_weights(args.lexical),
     )
     print(markdown_table(report["results"]))
     print(f"\nreport: {args.out}/results.md, results.json, recall_curves.png")
@@ -264,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     recommend_command.add_argument("--generate", action="store_true", help="also the generated hashtags/category")
     recommend_command.add_argument("--json", action="store_true", help="one JSON record per query")
     recommend_command.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
+    recommend_command.add_argument(
+        "--lexical-weight",
+        type=float,
+        default=0.0,
+        help="hybrid ranking: (1 - w) x embedding cosine + w x TF-IDF cosine over the catalog's text (needs --catalog; "
+        "choose w with `notellm evaluate --lexical` on a dev split)",
+    )
     recommend_command.set_defaults(run=_recommend)
 
     explore_command = commands.add_parser("explore", help="a local page to browse a model's recommendations")
@@ -292,6 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples of the test pairs")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
     evaluate.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
+    evaluate.add_argument(
+        "--lexical",
+        action="append",
+        default=[],
+        metavar="ROW=WEIGHT[,WEIGHT...]",
+        help="add the hybrid row 'ROW + lexical': (1 - w) x ROW's cosine + w x the pool's TF-IDF cosine; several "
+        "weights: the best Avg is kept (choose on a dev split, then give that one weight on the test pool)",
+    )
     evaluate.set_defaults(run=_evaluate)
 
     export = commands.add_parser(

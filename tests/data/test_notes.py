@@ -4,7 +4,8 @@ import datasets
 import pandas as pd
 import pytest
 
-from notellm_hf.data.notes import NOTE_FEATURES, load_notes, notes_by_id
+from notellm_hf import Note
+from notellm_hf.data.notes import NOTE_FEATURES, load_notes, note_text, notes_by_id
 
 from conftest import TOY_NOTES
 
@@ -56,3 +57,8 @@ def test_bad_files_fail_clearly(tmp_path):
         load_notes(xml)
     with pytest.raises(FileNotFoundError):
         load_notes(tmp_path / "missing.jsonl")
+
+
+def test_note_text_holds_title_hashtags_and_content():
+    note = Note.from_any(TOY_NOTES[0])
+    assert note_text(note) == "Quick pasta recipe. food, recipe, pasta. Boil pasta, add tomato."

@@ -4,22 +4,18 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from notellm_hf import Note
+from notellm_hf.data.notes import note_text
 from notellm_hf.evaluation.baselines import (
     PROMPTEOL_TEMPLATE,
     LastTokenEncoder,
     finetune_sentence_transformer,
     minilm_path,
-    note_text,
     sentence_transformer_embeddings,
 )
 
 from conftest import TOY_NOTES, TOY_PAIRS, build_tokenizer, tiny_backbone
 
 NOTES = [Note.from_any(n) for n in TOY_NOTES]
-
-
-def test_note_text_holds_title_hashtags_and_content():
-    assert note_text(NOTES[0]) == "Quick pasta recipe. food, recipe, pasta. Boil pasta, add tomato."
 
 
 def test_last_token_encoder_reads_the_final_prompt_token():

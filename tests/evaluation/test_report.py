@@ -1,17 +1,20 @@
 """`notellm evaluate` end to end on the MovieLens fixture slice: NoteLLM and baselines, JSON + markdown + PNG."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from notellm_hf import Note
 from notellm_hf.cli import main
-from notellm_hf.data.benchmark_set import write_benchmark_set
+from notellm_hf.data.benchmark_set import load_benchmark_set, write_benchmark_set
+from notellm_hf.data.notes import note_text
 from notellm_hf.data.sets.movielens import build_movielens_tmdb
 
 from conftest import MOVIELENS_FIXTURE as FIXTURE
-from conftest import brute_force_avg, build_tokenizer, saved_model, tiny_backbone
+from conftest import brute_force_avg, build_tokenizer, hand_tfidf, saved_model, tiny_backbone
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +131,46 @@ def test_rows_scored_by_an_earlier_call_join_the_report_as_if_scored_together(tm
     moved = {**first, "meta": {**first["meta"], "data": str(tmp_path / "elsewhere")}}
     with pytest.raises(ValueError, match="the earlier results scored"):
         evaluate_benchmark(benchmark_dir, {"tiny": folder}, generation_notes=0, earlier=moved)
+
+
+def test_hybrid_rows_fuse_the_embeddings_with_the_pools_tfidf(tmp_path, benchmark_dir, capsys):
+    saved_model(tmp_path / "model")
+    out = tmp_path / "report"
+    argv = ["evaluate", "--model", f"tiny={tmp_path / 'model'}", "--data", str(benchmark_dir), "--out", str(out)]
+    options = ["--generation-notes", "0", "--baselines", "tfidf", "--lexical", "tiny=0,0.5,1"]
+    assert main([*argv, *options]) == 0
+    report = json.loads((out / "results.json").read_text())["results"]
+    assert list(report) == ["tiny", "tfidf", "tiny + lexical"]
+    pool_ids = json.loads((out / "pool_ids.json").read_text())
+    pairs = pd.read_parquet(benchmark_dir / "test_pairs.parquet")
+    notes = {row["note_id"]: Note.from_any(row) for row in load_benchmark_set(benchmark_dir).notes}
+    vectors = hand_tfidf([note_text(notes[note_id]) for note_id in pool_ids])
+    embeddings = np.load(out / "embeddings_tiny.npy")
+    expected = {
+        weight: brute_force_avg(
+            (1 - weight) * embeddings @ embeddings.T + weight * vectors @ vectors.T, pool_ids, pairs
+        )
+        for weight in (0.0, 0.5, 1.0)
+    }
+    assert report["tfidf"]["retrieval"]["avg"] == pytest.approx(expected[1.0])
+    hybrid = report["tiny + lexical"]
+    assert hybrid["lexical"]["avg_by_weight"] == pytest.approx(
+        {"0": expected[0.0], "0.5": expected[0.5], "1": expected[1.0]}
+    )
+    best = max(expected, key=expected.get)
+    assert hybrid["lexical"]["weight"] == best and hybrid["retrieval"]["avg"] == pytest.approx(expected[best])
+    assert hybrid["vs_reference"]["all"]["difference"] == pytest.approx(
+        report["tiny"]["retrieval"]["avg"] - expected[best]
+    )
+    capsys.readouterr()
+    # Only embedding rows scored in this run fuse, each with weights in [0, 1]; refused before any encoding.
+    for flags, message in (
+        (
+            ["--baselines", "popularity", "--lexical", "popularity=0.5"],
+            r"not embedding rows scored here: \['popularity'\]",
+        ),
+        (["--lexical", "minilm=0.5"], r"not embedding rows scored here: \['minilm'\]"),
+        (["--lexical", "tiny=2"], r"weights in \[0, 1\]"),
+    ):
+        assert main([*argv, "--generation-notes", "0", *flags]) == 2
+        assert re.search(message, capsys.readouterr().err), flags

@@ -3,10 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from notellm_hf import NoteIndex
+from notellm_hf import Note, NoteIndex
+from notellm_hf.data.notes import note_text
 from notellm_hf.retrieval.recommend import recommend
 
-from conftest import TOY_NOTES, saved_model
+from conftest import TOY_NOTES, hand_tfidf, saved_model
 
 NEW_NOTE = {"note_id": "new", "title": "Fresh pasta at home", "content": "flour, eggs and a rolling pin"}
 
@@ -58,6 +59,39 @@ def test_new_note_is_embedded_and_searched_with_generated_fields(indexed):
     assert records[0]["category"] in categories and isinstance(records[0]["hashtags"], list)
 
 
+def test_hybrid_ranking_is_the_fused_brute_force_ranking(indexed):
+    root, model, tokenizer, embeddings, ids = indexed
+    texts = [note_text(Note.from_any(note)) for note in TOY_NOTES]
+    vectors = hand_tfidf(texts)
+    records = recommend(
+        root / "index", note_ids=["pasta", "run"], catalog=root / "notes.jsonl", k=5, lexical_weight=0.6
+    )
+    for record in records:
+        row = ids.index(record["note_id"])
+        fused = 0.4 * embeddings @ embeddings[row] + 0.6 * vectors @ vectors[row]
+        order = [i for i in np.argsort(-fused, kind="stable") if i != row][:5]
+        assert [hit["note_id"] for hit in record["related"]] == [ids[i] for i in order]
+        np.testing.assert_allclose([hit["score"] for hit in record["related"]], fused[order], atol=1e-5)
+    fresh = recommend(
+        root / "index",
+        new_notes=root / "new.jsonl",
+        model=root / "model",
+        catalog=root / "notes.jsonl",
+        k=4,
+        precision="fp32",
+        lexical_weight=0.6,
+    )
+    query = model.encode_notes(tokenizer, [NEW_NOTE]).numpy()[0]
+    lexical = hand_tfidf([note_text(Note.from_any(NEW_NOTE))], vocabulary_texts=texts) @ vectors.T
+    fused = 0.4 * embeddings @ query + 0.6 * lexical[0]
+    assert [hit["note_id"] for hit in fresh[0]["related"]] == [ids[i] for i in np.argsort(-fused, kind="stable")[:4]]
+    # The weight moves the ranking: the encoder alone ranks differently here.
+    assert (
+        records[0]["related"]
+        != recommend(root / "index", note_ids=["pasta"], catalog=root / "notes.jsonl", k=5)[0]["related"]
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -65,10 +99,15 @@ def test_new_note_is_embedded_and_searched_with_generated_fields(indexed):
         ({"new_notes": "new.jsonl"}, "need --model"),
         ({"note_ids": ["pasta"], "model": "model", "generate": True}, "note 'pasta' is not in the catalog"),
         ({}, "nothing to recommend for"),
+        ({"note_ids": ["pasta"], "lexical_weight": 0.5}, "give --catalog"),
+        ({"note_ids": ["pasta"], "catalog": "notes.jsonl", "lexical_weight": 1.5}, r"must lie in \[0, 1\]"),
+        ({"note_ids": ["pasta"], "catalog": "few.jsonl", "lexical_weight": 0.5}, "8 are not in the catalog"),
     ],
 )
 def test_bad_queries_are_named_errors(indexed, kwargs, message):
     root = indexed[0]
-    kwargs = {key: root / value if key in ("new_notes", "model") else value for key, value in kwargs.items()}
+    (root / "few.jsonl").write_text(json.dumps(NEW_NOTE) + "\n")  # a catalog without the indexed notes
+    paths = ("new_notes", "model", "catalog")
+    kwargs = {key: root / value if key in paths else value for key, value in kwargs.items()}
     with pytest.raises(ValueError, match=message):
         recommend(root / "index", **kwargs)

@@ -7,7 +7,7 @@ from .benchmark_set import (
     subsample_benchmark_set,
     write_benchmark_set,
 )
-from .notes import NOTE_FEATURES, load_notes, notes_by_id
+from .notes import NOTE_FEATURES, load_notes, note_text, notes_by_id
 from .pairs import CooccurrenceArguments, build_cooccurrence_pairs, load_pairs, write_pairs
 from .sets import (
     NOTES_VERSIONS,
@@ -35,6 +35,7 @@ __all__ = [
     "load_benchmark_set",
     "load_notes",
     "load_pairs",
+    "note_text",
     "notes_by_id",
     "prepare_custom",
     "prepare_debian",

@@ -13,7 +13,7 @@ from typing import Any
 import datasets
 import pandas as pd
 
-from ..models.notellm.processing_notellm import Note
+from ..models.notellm.processing_notellm import Note, truncate_to_tokens
 from .io import TABLE_SUFFIXES, read_table
 
 NOTE_SUFFIXES = (*TABLE_SUFFIXES, ".json")
@@ -28,6 +28,16 @@ NOTE_FEATURES = datasets.Features(
         "exposure": datasets.Value("float64"),
     }
 )
+
+
+def note_text(note: Note, tokenizer: Any = None, title_tokens: int = 20, content_tokens: int = 80) -> str:
+    """A note as plain text (title, hashtags, content), as MiniLM and the lexical index read it; cut to NoteLLM's
+    token budgets when a tokenizer is given."""
+    title, content = note.title, note.content
+    if tokenizer is not None:
+        title = truncate_to_tokens(tokenizer, title, title_tokens)
+        content = truncate_to_tokens(tokenizer, content, content_tokens)
+    return ". ".join(part for part in (title, ", ".join(note.hashtags), content) if part)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@
 - A causal LM zero-shot: the last token's hidden state of the note text ("backbone"), or of the PromptEOL
   prompt ``This sentence : "<note>" means in one word:"``.
 - Popularity: every query gets the most exposed notes (see ``metrics.popularity_scorer``).
+- TF-IDF: the cosine of the notes' TF-IDF vectors over the pool (``retrieval.lexical``), no training.
 
 [`BASELINES`] maps each name (``notellm evaluate --baselines``) to a [`Baseline`]: adding one is adding an entry.
 """
@@ -25,22 +26,15 @@ from tqdm.auto import tqdm
 
 from ..backbones import load_backbone
 from ..data.benchmark_set import BenchmarkSet
+from ..data.notes import note_text
 from ..models.notellm.modeling_notellm import padded_decoder_states
-from ..models.notellm.processing_notellm import Note, length_sorted_batches, padded_batch, truncate_to_tokens
+from ..models.notellm.processing_notellm import Note, length_sorted_batches, padded_batch
 from ..precision import inference_autocast
+from ..retrieval.lexical import LexicalIndex
 from .metrics import Scorer, popularity_scorer
 
 PROMPTEOL_TEMPLATE = 'This sentence : "{text}" means in one word:"'
 PLAIN_TEMPLATE = "{text}"
-
-
-def note_text(note: Note, tokenizer: Any = None, title_tokens: int = 20, content_tokens: int = 80) -> str:
-    """A note as plain text (title, hashtags, content); cut to NoteLLM's token budgets when a tokenizer is given."""
-    title, content = note.title, note.content
-    if tokenizer is not None:
-        title = truncate_to_tokens(tokenizer, title, title_tokens)
-        content = truncate_to_tokens(tokenizer, content, content_tokens)
-    return ". ".join(part for part in (title, ", ".join(note.hashtags), content) if part)
 
 
 def minilm_path() -> str:
@@ -148,16 +142,21 @@ class BaselineInputs:
 
 @dataclass(frozen=True)
 class Baseline:
-    """``run`` returns the pool's embeddings (rows follow ``inputs.notes``) or, for a non-embedding baseline,
-    a [`Scorer`]. ``needs_backbone``: it runs a causal LM (``--backbone``)."""
+    """``run`` returns the pool's embeddings (rows follow ``inputs.notes``) or, for a non-embedding baseline
+    (``embeds=False``), a [`Scorer`]. ``needs_backbone``: it runs a causal LM (``--backbone``)."""
 
     description: str
     run: Callable[[BaselineInputs], np.ndarray | Scorer]
     needs_backbone: bool = False
+    embeds: bool = True
 
 
 def _popularity(inputs: BaselineInputs) -> Scorer:
     return popularity_scorer(inputs.exposure)
+
+
+def _tfidf(inputs: BaselineInputs) -> Scorer:
+    return LexicalIndex(inputs.notes).similarity
 
 
 def _minilm(inputs: BaselineInputs, finetune: bool = False) -> np.ndarray:
@@ -185,7 +184,8 @@ def _last_token(inputs: BaselineInputs, template: str) -> np.ndarray:
 
 
 BASELINES: dict[str, Baseline] = {
-    "popularity": Baseline("the most exposed notes for every query", _popularity),
+    "popularity": Baseline("the most exposed notes for every query", _popularity, embeds=False),
+    "tfidf": Baseline("TF-IDF cosine over the note text (the lexical half of hybrid rows)", _tfidf, embeds=False),
     "minilm": Baseline("all-MiniLM-L6-v2 zero-shot", _minilm),
     "minilm-finetuned": Baseline(
         "all-MiniLM-L6-v2 fine-tuned on the training pairs", lambda inputs: _minilm(inputs, finetune=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..backbones import load_notellm
@@ -17,9 +18,10 @@ from ..data.benchmark_set import load_benchmark_set
 from ..data.io import write_text
 from ..models.notellm.processing_notellm import Note
 from ..precision import inference_autocast, resolve_precision
+from ..retrieval.lexical import LexicalIndex, check_lexical_weight
 from .baselines import BASELINES, BaselineInputs
 from .generation_metrics import category_metrics, hashtag_metrics
-from .metrics import embedding_scorer, retrieval_metrics
+from .metrics import embedding_scorer, hybrid_scorer, retrieval_metrics
 from .report import write_report
 from .significance import RESAMPLES, compare_to_reference
 
@@ -41,6 +43,7 @@ def evaluate_benchmark(
     seed: int = 0,
     precision: str = "auto",
     earlier: dict[str, Any] | None = None,
+    lexical_weights: Mapping[str, float | Sequence[float]] | None = None,
 ) -> dict[str, Any]:
     """Scores NoteLLM model folders and baselines on a benchmark set's test pool; writes a report to ``out_dir``.
 
@@ -52,6 +55,10 @@ def evaluate_benchmark(
     own limit: 256). Every encoder runs on ``device`` (default: the GPU when there is one). The causal LMs encode
     in ``precision`` (one of `notellm_hf.precision.PRECISIONS`; "auto": bf16 autocast where the device computes it
     natively); MiniLM and generation stay in fp32.
+
+    ``lexical_weights`` maps embedding rows scored here to the weight of the pool's TF-IDF cosine in a hybrid row
+    ``"<row> + lexical"`` ([`hybrid_scorer`]); a sequence of weights scores each and keeps the best Avg (a choice to
+    make on a dev split, never on a test pool), with every weight's Avg under the row's ``"lexical"`` entry.
 
     ``earlier`` is what an earlier call on the same set returned: its rows join this report as if scored here (the
     demo scores its baselines before training, so that their time is measured rather than estimated).
@@ -66,6 +73,17 @@ def evaluate_benchmark(
     needing = [name for name in baselines if BASELINES[name].needs_backbone]
     if needing and backbone is None:
         raise ValueError(f"the baselines {needing} need --backbone (the causal LM NoteLLM starts from)")
+    lexical_weights = {
+        name: [check_lexical_weight(w) for w in ([weights] if isinstance(weights, (int, float)) else weights)]
+        for name, weights in (lexical_weights or {}).items()
+    }
+    embedding_rows = {*models, *(name for name in baselines if BASELINES[name].embeds)}
+    unfused = sorted(set(lexical_weights) - embedding_rows)
+    if unfused:
+        raise ValueError(f"lexical weights name rows that are not embedding rows scored here: {unfused}")
+    unweighted = sorted(name for name, weights in lexical_weights.items() if not weights)
+    if unweighted:
+        raise ValueError(f"no lexical weight given for the rows {unweighted}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     precision = resolve_precision(precision, device)
     benchmark = load_benchmark_set(data_dir)
@@ -86,7 +104,10 @@ def evaluate_benchmark(
     # What saved embeddings were made from: a reused file must match the pool and the precision of this run.
     provenance = {"pool": hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest(), "precision": precision}
 
+    pool_embeddings: dict[str, np.ndarray] = {}
+
     def scored(embeddings: np.ndarray, name: str) -> dict[str, Any]:
+        pool_embeddings[name] = embeddings
         if out_dir is not None:  # kept for serving demos and later analysis (rows follow pool_ids.json)
             out.mkdir(parents=True, exist_ok=True)
             np.save(embeddings_file(name), embeddings)
@@ -153,6 +174,9 @@ def evaluate_benchmark(
             results[name] = scored(output, name)
         else:
             results[name] = {"retrieval": retrieval_metrics(output, ids, pairs, exposure)}
+    lexical = LexicalIndex(notes) if lexical_weights else None
+    for name, weights in lexical_weights.items():
+        results[f"{name} + lexical"] = _hybrid_row(pool_embeddings[name], lexical, weights, ids, pairs, exposure)
     reference = reference or next(iter(models), None)
     if reference is not None:
         if reference not in results:
@@ -171,6 +195,24 @@ def evaluate_benchmark(
         write_report(out_dir, results, meta)
         write_text(out / "pool_ids.json", json.dumps(ids, ensure_ascii=False))
     return {"meta": meta, "results": results}
+
+
+def _hybrid_row(
+    embeddings: np.ndarray,
+    lexical: LexicalIndex,
+    weights: Sequence[float],
+    ids: Sequence[str],
+    pairs: pd.DataFrame,
+    exposure: Sequence[float],
+) -> dict[str, Any]:
+    """The hybrid row at the weight with the best Avg on this pool (ties: the first given)."""
+    scored = {
+        weight: retrieval_metrics(hybrid_scorer(embeddings, lexical, weight), ids, pairs, exposure)
+        for weight in weights
+    }
+    best = max(scored, key=lambda weight: scored[weight]["avg"])
+    sweep = {f"{weight:g}": metrics["avg"] for weight, metrics in scored.items()}
+    return {"retrieval": scored[best], "lexical": {"weight": best, "avg_by_weight": sweep}}
 
 
 def _check_earlier(

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..retrieval.lexical import LexicalIndex, check_lexical_weight, hybrid_scores
+
 PAPER_POOL_SIZE = 257_937
 PAPER_KS = (100, 1_000, 10_000, 100_000)
 SCALED_LABELS = tuple(f"R@{100 * k / PAPER_POOL_SIZE:.2g}%" for k in PAPER_KS)  # R@0.039% ... R@39%
@@ -39,6 +41,15 @@ def embedding_scorer(embeddings: np.ndarray) -> Scorer:
     if not np.isfinite(matrix).all():
         raise ValueError("embeddings hold NaN or inf")
     return lambda rows: matrix[rows] @ matrix.T
+
+
+def hybrid_scorer(embeddings: np.ndarray, lexical: LexicalIndex, weight: float) -> Scorer:
+    """The convex combination of the embeddings' cosine and the pool's TF-IDF cosine (rows: the same pool notes)."""
+    if len(lexical) != len(embeddings):
+        raise ValueError(f"the lexical index holds {len(lexical)} notes, the embeddings {len(embeddings)}")
+    check_lexical_weight(weight)
+    dense = embedding_scorer(embeddings)
+    return lambda rows: hybrid_scores(dense(rows), lexical.similarity(rows), weight)
 
 
 def popularity_scorer(popularity: np.ndarray) -> Scorer:

@@ -163,12 +163,15 @@ class NoteIndex:
         scores, rows = self.index.search(_as_matrix(embeddings, self.dim), k)
         return scores, [[self._ids[r] for r in row if r >= 0] for row in rows]
 
+    def vectors(self, note_ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of indexed notes, (len(note_ids), dim) (decoded codes for compressed indexes)."""
+        return np.stack([self.index.reconstruct(self._row(note_id)) for note_id in note_ids]).astype(np.float32)
+
     def recommend(self, note_id: str, k: int) -> list[tuple[str, float]]:
         """The k notes most related to an indexed note, never the note itself."""
         if not 1 <= k < len(self):
             raise ValueError(f"k must be between 1 and the pool size minus the query ({len(self) - 1}), got {k}")
-        vector = self.index.reconstruct(self._row(note_id))[None, :]
-        scores, ids = self.search(vector, k + 1)
+        scores, ids = self.search(self.vectors([note_id]), k + 1)
         hits = [(i, float(s)) for i, s in zip(ids[0], scores[0][: len(ids[0])], strict=True) if i != str(note_id)]
         return hits[:k]
 

@@ -19,8 +19,11 @@ from ..data.benchmark_set import load_benchmark_set
 from ..data.notes import read_notes
 from ..models.notellm.processing_notellm import Note
 from .index import NoteIndex
+from .lexical import LexicalIndex, check_lexical_weight, hybrid_scores
 
 logger = logging.getLogger(__name__)
+# Hybrid retrieval re-scores the union of each side's top candidates: exact whenever the pool is no larger.
+HYBRID_CANDIDATES = 1000
 Encoder = Callable[[Sequence[Note]], np.ndarray]
 
 
@@ -56,6 +59,9 @@ class Recommender:
     encode: notes -> (n, d) L2-normalised embeddings in the index's space (for new notes; None: indexed notes only).
     catalog: the pool's notes by id (titles, and the text of indexed notes for generation).
     model / tokenizer: the NoteLLM behind ``encode``, for generated hashtags and categories.
+    lexical_weight: > 0 ranks by ``(1 - w) x embedding cosine + w x TF-IDF cosine`` ([`LexicalIndex`] over the
+        catalog's text of the indexed notes): the hybrid rows of `notellm evaluate --lexical`, with ``w`` chosen
+        there on a dev split. The two sides' top ``HYBRID_CANDIDATES`` notes are re-scored exactly.
     """
 
     def __init__(
@@ -66,11 +72,38 @@ class Recommender:
         model: Any = None,
         tokenizer: Any = None,
         name: str = "NoteLLM",
+        lexical_weight: float = 0.0,
     ) -> None:
         self.index, self.encode, self.model, self.tokenizer, self.name = index, encode, model, tokenizer, name
         self.catalog = {note.note_id: note for note in catalog}
         self.categories = sorted({note.category for note in catalog if note.category}) or None
         self.hashtags = sorted({tag for note in catalog for tag in note.hashtags}) or None
+        self.lexical_weight = check_lexical_weight(lexical_weight)
+        self.lexical = self._lexical_index() if self.lexical_weight else None
+
+    def _lexical_index(self) -> LexicalIndex:
+        missing = [note_id for note_id in self.index.note_ids if note_id not in self.catalog]
+        if missing:
+            raise ValueError(
+                f"hybrid retrieval reads the text of every indexed note: {len(missing)} are not in the catalog, "
+                f"e.g. {missing[:3]}"
+            )
+        return LexicalIndex([self.catalog[note_id] for note_id in self.index.note_ids])
+
+    def _hybrid(self, vectors: np.ndarray, lexical: np.ndarray, skip: Sequence[str], k: int) -> list[list[Related]]:
+        """Per query: the union of the top candidates by embedding and by TF-IDF, ranked by the fused score."""
+        depth = min(len(self.index), max(HYBRID_CANDIDATES, k + 1))
+        _, dense_ids = self.index.search(vectors, depth)
+        results = []
+        for vector, lexical_row, ids, skipped in zip(vectors, lexical, dense_ids, skip, strict=True):
+            lexical_top = np.argpartition(-lexical_row, depth - 1)[:depth]
+            rows = sorted({self.lexical.position[i] for i in ids} | set(lexical_top.tolist()))
+            rows = [row for row in rows if self.lexical.note_ids[row] != skipped]
+            candidates = [self.lexical.note_ids[row] for row in rows]
+            fused = hybrid_scores(self.index.vectors(candidates) @ vector, lexical_row[rows], self.lexical_weight)
+            order = np.argsort(-fused, kind="stable")[:k]
+            results.append(self._related([(candidates[j], float(fused[j])) for j in order]))
+        return results
 
     @classmethod
     def from_notellm(
@@ -80,10 +113,12 @@ class Recommender:
         index: str | Path | NoteIndex | None = None,
         pool: Sequence[Note] | None = None,
         precision: str = "auto",
+        lexical_weight: float = 0.0,
     ) -> Recommender:
         """A NoteLLM folder (or Hub id) with a saved index, or with none: then ``pool`` (default: the catalog) is
         embedded now. New notes are encoded in ``precision`` (`notellm_hf.precision.PRECISIONS`; "auto": bf16
         autocast where the CPU computes it natively, as `notellm evaluate` and `notellm encode` do)."""
+        check_lexical_weight(lexical_weight)  # before loading anything
         from ..backbones import load_notellm
         from ..precision import inference_autocast
 
@@ -99,7 +134,7 @@ class Recommender:
             index = (
                 NoteIndex.load(index) if index is not None else pool_index(encode, catalog if pool is None else pool)
             )
-        return cls(index, encode, catalog, notellm, tokenizer)
+        return cls(index, encode, catalog, notellm, tokenizer, lexical_weight=lexical_weight)
 
     def note(self, note_id: str) -> Note:
         try:
@@ -115,6 +150,10 @@ class Recommender:
 
     def related(self, note_id: str, k: int = 10) -> list[Related]:
         """The k notes most related to an indexed note (never the note itself; fewer when the pool is smaller)."""
+        if self.lexical is not None:
+            vector = self.index.vectors([note_id])  # a named error for a note the index does not hold
+            lexical = self.lexical.similarity(np.array([self.lexical.position[str(note_id)]]))
+            return self._hybrid(vector, lexical, [str(note_id)], k)[0]
         return self._related(self.index.recommend(str(note_id), min(k, len(self.index) - 1)))
 
     def related_to_new(self, notes: Sequence[Note], k: int = 10) -> list[list[Related]]:
@@ -124,6 +163,9 @@ class Recommender:
             return []
         if self.encode is None:
             raise ValueError("new notes need the encoder that built the index (--model)")
+        if self.lexical is not None:
+            skip = [note.note_id for note in notes]
+            return self._hybrid(self.encode(list(notes)), self.lexical.similarity_to(notes), skip, k)
         scores, ids = self.index.search(self.encode(list(notes)), min(k + 1, len(self.index)))
         results = []
         for note, row_ids, row_scores in zip(notes, ids, scores, strict=True):
@@ -152,19 +194,23 @@ def recommend(
     k: int = 10,
     generate: bool = False,
     precision: str = "auto",
+    lexical_weight: float = 0.0,
 ) -> list[dict[str, Any]]:
     """`notellm recommend`: one record per query (indexed notes by id, then the notes of a new-note table) with its
     k related notes and, with ``generate``, its generated hashtags and category. New notes are encoded in
-    ``precision`` (`notellm_hf.precision.PRECISIONS`)."""
+    ``precision`` (`notellm_hf.precision.PRECISIONS`). ``lexical_weight`` > 0: hybrid ranking ([`Recommender`]), which
+    reads the indexed notes' text from ``catalog``."""
     if not note_ids and new_notes is None:
         raise ValueError("nothing to recommend for: give note ids and/or a table of new notes")
     if model is None and (new_notes is not None or generate):
         raise ValueError("new notes and generation need --model (the NoteLLM that built the index)")
+    if check_lexical_weight(lexical_weight) and catalog is None:
+        raise ValueError("hybrid ranking (--lexical-weight) reads the indexed notes' text: give --catalog")
     notes = read_catalog(catalog) if catalog else []
     if model is None:
-        recommender = Recommender(NoteIndex.load(index), encode=None, catalog=notes)
+        recommender = Recommender(NoteIndex.load(index), encode=None, catalog=notes, lexical_weight=lexical_weight)
     else:
-        recommender = Recommender.from_notellm(model, notes, index, precision=precision)
+        recommender = Recommender.from_notellm(model, notes, index, precision=precision, lexical_weight=lexical_weight)
     fresh = read_notes(new_notes) if new_notes is not None else []
     queries = [recommender.note(i) for i in note_ids] + fresh if generate else []  # named error before any work
     records = [{"note_id": str(i), "related": [vars(hit) for hit in recommender.related(i, k)]} for i in note_ids]
