@@ -65,6 +65,10 @@ demo: $(STAMP)
 # The quality benchmark: NoteLLM, its ablations and every baseline on both sets with
 # recipes/smollm2-135m-cpu/config_quality.yaml (one pass over 4,096 pairs per run; 29-42 min per NoteLLM run
 # measured on a 2-core CPU with AMX, so several hours in all), on the claim-sized pools of benchmarks/RESULTS.md.
+# On Debian every encoder also gets a hybrid row, fused with the pool's TF-IDF cosine at the weight chosen for it on
+# the dev split (benchmarks/RESULTS.md, round 19); the rows are compared with NoteLLM's hybrid row.
+DEBIAN_LEXICAL = --lexical "NoteLLM=0.5" --lexical "NoteLLM w/o CSFT=0.5" --lexical "NoteLLM w/o GCL=0.5" \
+	--lexical "minilm-finetuned=0.5" --lexical "minilm=0.6" --reference "NoteLLM + lexical"
 benchmark: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/quality.py --data debian --pool 3000
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/quality.py --data debian --pool 3000 $(DEBIAN_LEXICAL)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/quality.py --data movielens --pool 1019

@@ -27,7 +27,10 @@ class LexicalIndex:
     """
 
     def __init__(self, notes: Sequence[Note]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        try:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+        except ImportError:
+            raise ImportError("hybrid retrieval needs scikit-learn: pip install 'notellm-hf[eval]'") from None
 
         if not notes:
             raise ValueError("a lexical index needs at least one note")
