@@ -162,6 +162,10 @@ def test_hybrid_rows_fuse_the_embeddings_with_the_pools_tfidf(tmp_path, benchmar
     assert hybrid["vs_reference"]["all"]["difference"] == pytest.approx(
         report["tiny"]["retrieval"]["avg"] - expected[best]
     )
+    assert (
+        f"Hybrid rows: (1 - w) x the encoder's cosine + w x the pool's TF-IDF cosine; tiny + lexical w = {best:g}."
+        in ((out / "results.md").read_text())
+    )
     capsys.readouterr()
     # Only embedding rows scored in this run fuse, each with weights in [0, 1]; refused before any encoding.
     for flags, message in (

@@ -66,6 +66,11 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
             f"Intervals: paired bootstrap over the test pairs ({comparison['resamples']:,} resamples, seed "
             f"{comparison['seed']}); an interval above 0 means {reference} is ahead of that row."
         )
+    weights = [f"{name} w = {result['lexical']['weight']:g}" for name, result in results.items() if "lexical" in result]
+    if weights:
+        lines.append(
+            f"Hybrid rows: (1 - w) x the encoder's cosine + w x the pool's TF-IDF cosine; {', '.join(weights)}."
+        )
     return "\n".join(lines)
 
 
