@@ -8,7 +8,8 @@ pairs (`subsample_benchmark_set`, cached); three training runs of ``--config`` f
 pool: scaled recall with Avg and exposure buckets, category Acc/Ill. (constrained decoding) and hashtag
 BLEU/ROUGE on ``--generation-notes`` notes, on the GPU when there is one. Writes ``<out>/<set>/report``
 (markdown, JSON, PNG) and prints the table with the wall time of each phase. A finished training run with the
-same settings is reused.
+same settings is reused. ``--lexical ROW=W`` adds the hybrid row "ROW + lexical" (the row's cosine fused with the
+pool's TF-IDF cosine at weight W); a sweep of weights (``ROW=0,0.1,...``) is for ``--dev`` only.
 """
 
 from __future__ import annotations
