@@ -39,8 +39,8 @@ def test_make_benchmark_asks_for_rows_the_run_reports():
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--lexical", "NoteLMM=0.5"], r"not embedding rows scored here: ['NoteLMM']"),
-        (["--lexical", "popularity=0.5"], r"not embedding rows scored here: ['popularity']"),
+        (["--lexical", "NoteLMM=0.5"], "not embedding rows scored here: ['NoteLMM']"),
+        (["--lexical", "popularity=0.5"], "not embedding rows scored here: ['popularity']"),
         (["--reference", "NoteLLM+lexical"], "reference row 'NoteLLM+lexical' is not among the rows"),
         (["--variants", "NoteLLM,top 61 layers"], "unknown variants ['top 61 layers']"),
         (["--baselines", "bm25"], "unknown baselines ['bm25']"),
