@@ -36,6 +36,20 @@ def test_make_benchmark_asks_for_rows_the_run_reports():
         assert "rows checked: variants ['NoteLLM', 'NoteLLM w/o CSFT', 'NoteLLM w/o GCL']" in checked.stdout
 
 
+def test_make_benchmark_trains_movielens_at_alpha_3_and_keeps_the_ablations_own_alpha():
+    """`--extra "--alpha 3"` reaches every MovieLens variant, yet a variant's own flags win: w/o CSFT stays at alpha 0.
+    The flags --check prints are parsed the way the training parses them."""
+    from notellm_hf.training.recipe import parse_recipe_args
+
+    movielens = next(command for command in benchmark_command_lines() if "movielens" in command)
+    checked = run_quality(*movielens)
+    assert checked.returncode == 0, checked.stderr
+    trained = dict(line.strip().split(": ", 1) for line in checked.stdout.splitlines()[1:])
+    alphas = {variant: parse_recipe_args(shlex.split(flags))[-1].alpha for variant, flags in trained.items()}
+    assert alphas == {"NoteLLM": 3.0, "NoteLLM w/o CSFT": 0.0, "NoteLLM w/o GCL": 3.0}
+    assert parse_recipe_args(shlex.split(trained["NoteLLM w/o GCL"]))[-1].use_contrastive_loss is False
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
