@@ -52,6 +52,7 @@ VARIANTS = {
     "alpha 1": "--alpha 1",
     # More generation weight than the shipped alpha 1: on the MovieLens dev split alpha 0.1 lost 1.43 Avg (round 21).
     "alpha 3": "--alpha 3",
+    "alpha 10": "--alpha 10",
     # Contrastive loss alone with smaller steps: is alpha 3's gain the generation task or the smaller share of the
     # contrastive gradient in each Adam step (round 21)?
     "w/o CSFT + lr 5e-5": "--alpha 0 --learning_rate 5e-5",
