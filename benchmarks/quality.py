@@ -88,7 +88,7 @@ PAPER_ROWS = ("NoteLLM", "NoteLLM w/o CSFT", "NoteLLM w/o GCL")
 def variant_flags(variant: str, extra: str) -> list[str]:
     """The recipe flags a variant trains with: ``--extra`` first, so that a variant's own flags win over it (the
     MovieLens benchmark's ``--extra "--alpha 3"`` must leave w/o CSFT at alpha 0)."""
-    return shlex.split(extra) + VARIANTS[variant].split()
+    return shlex.split(extra) + shlex.split(VARIANTS[variant])
 
 
 def train_variant(config: Path, data: Path, out: Path, steps: int, extra: list[str]) -> dict:
