@@ -62,6 +62,8 @@ def test_stock_export_embeds_rendered_notes_as_encode_notes_without_remote_code(
     torch.testing.assert_close(torch.tensor(got["embeddings"]), model.encode_notes(tokenizer, NOTES), atol=1e-5, rtol=0)
     card = (out / "README.md").read_text()
     assert "library_name: sentence-transformers" in card and "custom_code" not in card
+    # ONNX goes through OnnxNoteEncoder: sentence-transformers' backend="onnx" does not import under transformers 5
+    assert "OnnxNoteEncoder(folder" in card and 'SentenceTransformer("' in card and 'backend="onnx")' not in card
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,9 @@
 identity activation) -> ``Normalize``. Clients send notes rendered by [`NoteTextRenderer`] (``notellm render``):
 the text ends at the read-out token (before ``[EMB]`` for the mean read-out), so the pooling reads out what
 ``encode_notes`` reads out. Any engine that loads a sentence-transformers
-folder or a plain decoder with that pooling (last-token, or mean for the mean read-out; ONNX Runtime through
-``backend="onnx"``, vLLM's pooling runner, TEI for the architectures it supports) can then serve it.
+folder or a plain decoder with that pooling (last-token, or mean for the mean read-out; vLLM's pooling runner, TEI
+for the architectures it supports; ONNX Runtime through [`OnnxNoteEncoder`] on the files ``add_onnx_files`` writes)
+can then serve it.
 """
 
 from __future__ import annotations
