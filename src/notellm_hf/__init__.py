@@ -22,7 +22,7 @@ from .training.data_collator import NoteLLMCollator, note_key
 from .training.lora import apply_lora, lora_config_for
 from .training.losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
 from .training.partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
-from .training.trainer import NoteLLMTrainer
+from .training.trainer import ContrastiveSignalWarning, NoteLLMTrainer
 from .training.training_args import NoteLLMTrainingArguments
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ AutoModel.register(NoteLLMConfig, NoteLLMForEmbeddingAndGeneration, exist_ok=Tru
 __all__ = [
     "PRESETS",
     "ContrastiveLossOutput",
+    "ContrastiveSignalWarning",
     "FrozenPrefixCache",
     "Note",
     "NoteCompressionPrompt",

@@ -4,11 +4,12 @@ from .data_collator import NoteLLMCollator, note_key
 from .lora import apply_lora, lora_config_for, unwrap_peft
 from .losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
 from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
-from .trainer import NoteLLMTrainer
+from .trainer import ContrastiveSignalWarning, NoteLLMTrainer
 from .training_args import NoteLLMTrainingArguments
 
 __all__ = [
     "ContrastiveLossOutput",
+    "ContrastiveSignalWarning",
     "FrozenPrefixCache",
     "NoteLLMCollator",
     "NoteLLMContrastiveLoss",
