@@ -101,7 +101,7 @@ class _ContrastiveSignalCheck(TrainerCallback):
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         rows = [row for row in state.log_history if "loss_contrastive" in row and "contrastive_candidates" in row]
-        if len(rows) < 4:
+        if len(rows) < 4 or not state.is_world_process_zero:  # one warning per run, from the main process
             return
         last_quarter = rows[-(len(rows) // 4) :]
         loss = sum(row["loss_contrastive"] for row in last_quarter) / len(last_quarter)
