@@ -10,13 +10,17 @@ training notes once, and scores the untrained model with each head: random (the 
 'pca_whitened' (fitted on the training notes), next to all-MiniLM-L6-v2 zero-shot, with paired bootstrap intervals
 against MiniLM. With ``--model`` (a trained NoteLLM folder, scored on the dev slice it was trained with) the rows are
 its trained head and no head at all (the read-out state itself, raw and with the training notes' mean state removed),
-with intervals against the trained head. Writes <out>/results.json and prints the table.
+with intervals against the trained head. Without ``--model`` it also reports the contrastive loss training would
+start from with each head, on ``--start-batches`` batches of 32 training pairs, at similarity scales from 1 to 40 (the
+recipes start at e^tau = 20): a start far above the random level ln(2B - 1) is a loss the first steps cut by
+collapsing the embeddings, not by learning. Writes <out>/results.json and prints the tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import time
 from pathlib import Path
@@ -33,9 +37,31 @@ from notellm_hf.evaluation import compare_to_reference, embedding_scorer, markdo
 from notellm_hf.evaluation.baselines import minilm_path, sentence_transformer_embeddings
 from notellm_hf.models.notellm.processing_notellm import Note
 from notellm_hf.training.head_init import principal_head, readout_states
+from notellm_hf.training.losses import NoteLLMContrastiveLoss
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
+START_SCALES = (1.0, 2.0, 5.0, 10.0, 20.0, 40.0)
+START_BATCH = 32  # pairs per batch, as the CPU recipes train
+
+
+def start_losses(
+    states: torch.Tensor, batches: list[torch.Tensor], heads: dict[str, torch.Tensor], scales=START_SCALES
+) -> dict[str, dict[str, float]]:
+    """Mean in-batch contrastive loss (the trainer's, 2B notes a batch) over ``batches`` of read-out-state rows
+    ``[anchors; positives]``, per head weight and similarity scale."""
+    loss = NoteLLMContrastiveLoss()
+    table = {}
+    for name, weight in heads.items():
+        row = {}
+        for scale in scales:
+            values = []
+            for rows in batches:
+                embeddings = (states[rows].double() @ weight.T).float()
+                values.append(loss(embeddings, rows, torch.tensor(scale)).loss.item())
+            row[f"{scale:g}"] = round(sum(values) / len(values), 3)
+        table[name] = row
+    return table
 
 
 def main() -> None:
@@ -44,6 +70,8 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=1500)
     parser.add_argument("--train-pairs", type=int, default=2048)
     parser.add_argument("--fit-notes", type=int, default=512)
+    parser.add_argument("--content-tokens", type=int, default=48, help="content budget (config_quality.yaml: 80)")
+    parser.add_argument("--start-batches", type=int, default=6, help="training batches of 32 pairs for the start loss")
     parser.add_argument("--model", help="a trained NoteLLM folder: compare its head with its read-out states")
     parser.add_argument("--out", default=str(ROOT / "outputs" / "head_init"))
     args = parser.parse_args()
@@ -60,7 +88,7 @@ def main() -> None:
         model = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model)
         tokenizer = AutoTokenizer.from_pretrained(args.model)
     else:
-        model, tokenizer, _ = smollm2_notellm()
+        model, tokenizer, _ = smollm2_notellm(content_max_tokens=args.content_tokens)
     print(f"dev pool {len(pool)} notes, {len(pairs)} pairs; fitting on {len(fit)} training notes", flush=True)
     pool_states, fit_states = readout_states(model, tokenizer, pool), readout_states(model, tokenizer, fit)
     print(f"read-out states in {time.time() - start:.0f} s", flush=True)
@@ -87,11 +115,35 @@ def main() -> None:
         embeddings = torch.nn.functional.normalize((pool_states.double() - shift) @ weight.T, dim=-1).float().numpy()
         results[name] = {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
     compare_to_reference(results, next(iter(heads)) if args.model else "MiniLM zero-shot")
+    start_loss = None
+    if not args.model:
+        # Consecutive batches of a seeded shuffle of the training pairs, as the trainer draws them.
+        order = random.Random(0).sample(range(len(benchmark.train_pairs)), START_BATCH * args.start_batches)
+        anchors = [benchmark.train_pairs.note_id_a.iloc[i] for i in order]
+        positives = [benchmark.train_pairs.note_id_b.iloc[i] for i in order]
+        ids_read = sorted(set(anchors) | set(positives))
+        row_of = {note_id: row for row, note_id in enumerate(ids_read)}
+        states = readout_states(model, tokenizer, [notes[i] for i in ids_read])
+        batches = [
+            torch.tensor([row_of[i] for i in anchors[s : s + START_BATCH] + positives[s : s + START_BATCH]])
+            for s in range(0, len(order), START_BATCH)
+        ]
+        weights = {name: weight for name, (weight, _) in heads.items()}
+        start_loss = {
+            "random_level": round(math.log(2 * START_BATCH - 1), 3),
+            "losses": start_losses(states, batches, weights),
+        }
     out = Path(args.out) / args.data
     out.mkdir(parents=True, exist_ok=True)
     meta = {"data": str(data), "model": args.model, "fit_notes": len(fit), "seconds": round(time.time() - start, 1)}
-    (out / "results.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    meta["content_tokens"] = args.content_tokens
+    payload = {"meta": meta, "results": results, "start_loss": start_loss}
+    (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     print(markdown_table(results))
+    if start_loss:
+        print(f"\nstart loss by similarity scale (random level ln(2B - 1) = {start_loss['random_level']}):")
+        for name, row in start_loss["losses"].items():
+            print(f"  {name}: " + ", ".join(f"{scale} -> {value}" for scale, value in row.items()))
     print(f"done in {time.time() - start:.0f} s; {out / 'results.json'}")
 
 
