@@ -71,8 +71,9 @@ DEBIAN_LEXICAL = --lexical "NoteLLM=0.5" --lexical "NoteLLM w/o CSFT=0.5" --lexi
 	--lexical "minilm-finetuned=0.5" --lexical "minilm=0.6" --reference "NoteLLM + lexical"
 # On MovieLens the hybrid rows use the weights its dev split chose (rounds 20-21); the fusion adds at most 0.4 Avg
 # there, so NoteLLM alone stays the reference row. MovieLens trains at alpha 3 (three times the generation loss's
-# weight; dev split: +1.10 Avg [+0.43, +1.82] over alpha 1 on one seed, round 21, level with two seeds, round 23c;
-# three test seeds spread by sd 1.83 Avg, round 22c); w/o CSFT keeps its alpha 0 (a variant's own flags win over --extra).
+# weight; dev split: +1.10 Avg [+0.43, +1.82] over alpha 1 on one seed, round 21, level with two seeds, round
+# 23c; three test seeds spread by sd 1.83 Avg, round 22c); w/o CSFT keeps its alpha 0 (a variant's own flags win over
+# --extra).
 MOVIELENS_RECIPE = --extra "--alpha 3" \
 	--lexical "NoteLLM=0.2" --lexical "minilm-finetuned=0.2" --lexical "minilm=0.8"
 benchmark: $(STAMP)
