@@ -11,9 +11,10 @@ training notes once, and scores the untrained model with each head: random (the 
 against MiniLM. With ``--model`` (a trained NoteLLM folder, scored on the dev slice it was trained with) the rows are
 its trained head and no head at all (the read-out state itself, raw and with the training notes' mean state removed),
 with intervals against the trained head. Without ``--model`` it also reports the contrastive loss training would
-start from with each head, on ``--start-batches`` batches of 32 training pairs, at similarity scales from 1 to 40 (the
-recipes start at e^tau = 20): a start far above the random level ln(2B - 1) is a loss the first steps cut by
-collapsing the embeddings, not by learning. Writes <out>/results.json and prints the tables.
+start from with each head, on ``--start-batches`` batches of 32 training pairs (read on the category prompt serving
+uses; training's hashtag prompts are not rendered), at similarity scales from 1 to 40 (the recipes start at e^tau =
+20): a start far above the random level ln(2B - 1) is a loss the first steps cut by pulling the embeddings together,
+not by learning (MovieLens, round 23). Writes <out>/results.json and prints the tables.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=1500)
     parser.add_argument("--train-pairs", type=int, default=2048)
     parser.add_argument("--fit-notes", type=int, default=512)
-    parser.add_argument("--content-tokens", type=int, default=48, help="content budget (config_quality.yaml: 80)")
+    parser.add_argument("--content-tokens", type=int, default=48, help="untrained model's content budget")
     parser.add_argument("--start-batches", type=int, default=6, help="training batches of 32 pairs for the start loss")
     parser.add_argument("--model", help="a trained NoteLLM folder: compare its head with its read-out states")
     parser.add_argument("--out", default=str(ROOT / "outputs" / "head_init"))
