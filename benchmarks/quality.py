@@ -55,8 +55,8 @@ VARIANTS = {
     "alpha 3": "--alpha 3",
     "alpha 10": "--alpha 10",
     # Round 23: at the pca head's start a similarity scale of 20 puts the MovieLens contrastive loss far above its
-    # random level (7.26 vs ln 63 = 4.14 on training batches; 4.29 at scale 5), and training first collapses to
-    # that level. A start at scale 5 with a temperature free to move (x100 its learning rate): dev -3.00 Avg.
+    # random level (7.06 vs ln 63 = 4.14 on training pairs, head_init.py; 4.25 at scale 5), and the first steps cut
+    # it to that level. A start at scale 5 with a temperature free to move (x100 its learning rate): dev -3.00 Avg.
     "alpha 3 + scale 5": "--alpha 3 --initial_tau 1.609 --tau_lr_multiplier 100",
     # Round 23b: the other way, a fixed sharper scale (e^tau = 50): dev -1.03 Avg. Scale 20 stays.
     "alpha 3 + fixed scale 50": "--alpha 3 --fix_tau true --initial_tau 3.912",
