@@ -7,7 +7,8 @@ pairs (`subsample_benchmark_set`, cached); three training runs of ``--config`` f
 (NoteLLM, NoteLLM w/o CSFT = alpha 0, NoteLLM w/o GCL = generation loss only); then every row is scored on the
 pool: scaled recall with Avg and exposure buckets, category Acc/Ill. (constrained decoding) and hashtag
 BLEU/ROUGE on ``--generation-notes`` notes, on the GPU when there is one. Writes ``<out>/<set>/report``
-(markdown, JSON, PNG) and prints the table with the wall time of each phase. A finished training run with the
+(markdown, JSON, PNG; ``timings.json``: the wall time of each phase; ``training_signal.json``: how far each trained
+row's contrastive loss ended below its random level) and prints the table. A finished training run with the
 same settings is reused. ``--lexical ROW=W`` adds the hybrid row "ROW + lexical" (the row's cosine fused with the
 pool's TF-IDF cosine at weight W); a sweep of weights (``ROW=0,0.1,...``) is for ``--dev`` only.
 Row names (variants, baselines, hybrid rows, ``--reference``) are checked before any training; ``--check`` stops
@@ -161,6 +162,7 @@ def main() -> None:
     from notellm_hf.data import prepared_slice
     from notellm_hf.evaluation import check_benchmark_rows, evaluate_benchmark, markdown_table
     from notellm_hf.retrieval.lexical import parse_lexical_weights
+    from notellm_hf.training import ContrastiveSignal
 
     lexical_weights = parse_lexical_weights(args.lexical)
     swept = sorted(row for row, weights in lexical_weights.items() if len(weights) > 1)
@@ -188,7 +190,7 @@ def main() -> None:
         stats = json.loads((data / "stats.json").read_text())
         print(f"== {name}: {stats['train']['pairs']} train pairs, pool {stats['test']['notes']} notes", flush=True)
         out = Path(args.out) / name
-        models, timings = {}, {}
+        models, timings, signals = {}, {}, {}
         for variant in variants:
             print(f"-- training {variant} ({args.steps} steps)", flush=True)
             folder = out / variant.replace(" ", "_").replace("/", "")
@@ -200,6 +202,14 @@ def main() -> None:
                 print(
                     f"   contrastive {curve[0]['loss_contrastive']:.3f} -> {curve[-1]['loss_contrastive']:.3f}, "
                     f"generation {curve[0]['loss_generation']:.3f} -> {curve[-1]['loss_generation']:.3f}",
+                    flush=True,
+                )
+            signal = ContrastiveSignal.from_log_history(info["log_history"])
+            if signal is not None:  # on MovieLens whether a run leaves its random level is the seed's lottery
+                signals[variant] = signal.to_dict()
+                print(
+                    f"   last quarter: contrastive {signal.loss:.3f}, {signal.below_random:.3f} below its random level "
+                    f"{signal.random_level:.3f}, in-batch accuracy {signal.retrieval_accuracy:.3f}",
                     flush=True,
                 )
         if args.train_only:
@@ -222,6 +232,7 @@ def main() -> None:
         timings["evaluation"] = round(time.time() - evaluated, 1)
         timings["total"] = round(time.time() - start, 1)
         (out / "report" / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+        (out / "report" / "training_signal.json").write_text(json.dumps(signals, indent=2) + "\n")
         print(markdown_table(results["results"]), flush=True)
         for row, result in results["results"].items():
             if "lexical" in result:

@@ -18,11 +18,12 @@ from .models.notellm.modeling_notellm import NoteLLMForEmbeddingAndGeneration, N
 from .models.notellm.processing_notellm import PRESETS, Note, NoteCompressionPrompt, PromptTemplate
 from .retrieval.encoding import encode_to_shards, iter_shards
 from .retrieval.index import NoteIndex
+from .training.contrastive_signal import ContrastiveSignalWarning
 from .training.data_collator import NoteLLMCollator, note_key
 from .training.lora import apply_lora, lora_config_for
 from .training.losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
 from .training.partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
-from .training.trainer import ContrastiveSignalWarning, NoteLLMTrainer
+from .training.trainer import NoteLLMTrainer
 from .training.training_args import NoteLLMTrainingArguments
 
 __version__ = "0.1.0"

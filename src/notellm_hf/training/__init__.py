@@ -1,14 +1,16 @@
 """Training: prompt batches of related pairs, the joint GCL + CSFT loss, the trainer and its recipe."""
 
+from .contrastive_signal import ContrastiveSignal, ContrastiveSignalWarning
 from .data_collator import NoteLLMCollator, note_key
 from .lora import apply_lora, lora_config_for, unwrap_peft
 from .losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
 from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
-from .trainer import ContrastiveSignalWarning, NoteLLMTrainer
+from .trainer import NoteLLMTrainer
 from .training_args import NoteLLMTrainingArguments
 
 __all__ = [
     "ContrastiveLossOutput",
+    "ContrastiveSignal",
     "ContrastiveSignalWarning",
     "FrozenPrefixCache",
     "NoteLLMCollator",

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +15,7 @@ from transformers.trainer_utils import EvalLoopOutput
 
 from ..models.notellm.modeling_notellm import NoteLLMOutput
 from ..models.notellm.processing_notellm import IGNORE_INDEX
+from .contrastive_signal import ContrastiveSignalCheck
 from .data_collator import NoteLLMCollator
 from .lora import unwrap_peft
 from .losses import NoteLLMContrastiveLoss
@@ -83,40 +82,6 @@ class _TrainingTimeBudget(TrainerCallback):
             control.should_training_stop = True
 
 
-class ContrastiveSignalWarning(UserWarning):
-    """The contrastive loss ended near its random level: the embedding barely learned from the pairs."""
-
-
-# How far below its random level the contrastive loss must end (nats, mean over the last quarter of the logged
-# windows). MovieLens runs that learned something ended 0.16-0.28 below ln 63; one seed that did not, 0.04 below it,
-# and its embedding scored under MiniLM zero-shot's (benchmarks/RESULTS.md, round 22c). Debian runs end ~2.2 below.
-RANDOM_LEVEL_MARGIN = 0.1
-
-
-class _ContrastiveSignalCheck(TrainerCallback):
-    """Warns at the end of training when the contrastive loss stayed within [`RANDOM_LEVEL_MARGIN`] of
-    ln(candidates - 1), the loss of scores that cannot tell the positive from the other notes in the batch (a query
-    is not its own candidate). Pairs whose texts carry little of what relates them (co-rating driven by popularity),
-    or a run too short to leave that level, end there; the run looks finished, so say it."""
-
-    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        rows = [row for row in state.log_history if "loss_contrastive" in row and "contrastive_candidates" in row]
-        if len(rows) < 4 or not state.is_world_process_zero:  # one warning per run, from the main process
-            return
-        last_quarter = rows[-(len(rows) // 4) :]
-        loss = sum(row["loss_contrastive"] for row in last_quarter) / len(last_quarter)
-        random_level = math.log(last_quarter[-1]["contrastive_candidates"] - 1)
-        if random_level - loss < RANDOM_LEVEL_MARGIN:
-            warnings.warn(
-                f"the contrastive loss ended at {loss:.3f} (mean of the last {len(last_quarter)} logged windows), "
-                f"within {RANDOM_LEVEL_MARGIN} of its random level ln({last_quarter[-1]['contrastive_candidates']:.0f}"
-                f" - 1) = {random_level:.3f}: the embedding has barely learned from the pairs; check that their "
-                "texts carry what relates them, or train longer",
-                ContrastiveSignalWarning,
-                stacklevel=2,
-            )
-
-
 class NoteLLMTrainer(Trainer):
     """A `Trainer` for NoteLLM (plain or PEFT-wrapped) on datasets of related-note pairs.
 
@@ -166,7 +131,7 @@ class NoteLLMTrainer(Trainer):
             self.add_callback(_CollatorEpoch(self.data_collator))
         if args.max_train_seconds is not None:
             self.add_callback(_TrainingTimeBudget(self, args.max_train_seconds))
-        self.add_callback(_ContrastiveSignalCheck())
+        self.add_callback(ContrastiveSignalCheck())
         self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
 
     def evaluation_loop(

@@ -1,0 +1,91 @@
+"""How far a run's contrastive loss ended below its random level, read from the trainer's log history.
+
+A run whose pair texts carry little of what relates the notes (MovieLens co-rating, driven by popularity) can end
+with its loss at the level of scores that cannot tell the positive from the other notes in the batch, and still
+look finished. [`ContrastiveSignal`] measures that from the logged windows; the trainer warns with it at the end of
+training ([`ContrastiveSignalCheck`]) and the quality benchmark reports it next to each trained row.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from transformers import TrainerCallback
+
+# How far below its random level the contrastive loss must end (nats, mean over the last quarter of the logged
+# windows). MovieLens runs that learned something ended 0.16-0.28 below ln 63; one seed that did not, 0.04 below it,
+# and its embedding scored under MiniLM zero-shot's (benchmarks/RESULTS.md, round 22c). Debian runs end ~2.2 below.
+RANDOM_LEVEL_MARGIN = 0.1
+
+
+class ContrastiveSignalWarning(UserWarning):
+    """The contrastive loss ended near its random level: the embedding barely learned from the pairs."""
+
+
+@dataclass(frozen=True)
+class ContrastiveSignal:
+    """The last quarter of a run's logged training windows.
+
+    ``loss``: mean contrastive loss; ``retrieval_accuracy``: mean in-batch top-1 accuracy (``None`` when not logged);
+    ``candidates``: rows scored per query (the query itself is masked, so ``candidates - 1`` compete);
+    ``random_level``: ln(candidates - 1), the loss of scores that cannot tell the positive from the rest;
+    ``below_random``: ``random_level - loss``; ``windows``: how many logged windows were averaged.
+    """
+
+    loss: float
+    retrieval_accuracy: float | None
+    candidates: float
+    random_level: float
+    below_random: float
+    windows: int
+
+    @classmethod
+    def from_log_history(cls, log_history: Sequence[dict[str, Any]]) -> ContrastiveSignal | None:
+        """The signal of ``Trainer.state.log_history``; ``None`` with fewer than 4 logged training windows (too few
+        for a quarter) or without the trainer's ``contrastive_candidates``."""
+        rows = [row for row in log_history if "loss_contrastive" in row and "contrastive_candidates" in row]
+        if len(rows) < 4:
+            return None
+        last_quarter = rows[-(len(rows) // 4) :]
+        loss = sum(row["loss_contrastive"] for row in last_quarter) / len(last_quarter)
+        accuracies = [row["retrieval_accuracy"] for row in last_quarter if "retrieval_accuracy" in row]
+        candidates = float(last_quarter[-1]["contrastive_candidates"])
+        random_level = math.log(candidates - 1) if candidates > 1 else 0.0
+        return cls(
+            loss=loss,
+            retrieval_accuracy=sum(accuracies) / len(accuracies) if accuracies else None,
+            candidates=candidates,
+            random_level=random_level,
+            below_random=random_level - loss,
+            windows=len(last_quarter),
+        )
+
+    @property
+    def learned(self) -> bool:
+        """Whether the loss ended at least [`RANDOM_LEVEL_MARGIN`] below its random level."""
+        return self.below_random >= RANDOM_LEVEL_MARGIN
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "learned": self.learned}
+
+
+class ContrastiveSignalCheck(TrainerCallback):
+    """Warns at the end of training when the contrastive loss stayed within [`RANDOM_LEVEL_MARGIN`] of its random
+    level: the run looks finished, so say it."""
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        signal = ContrastiveSignal.from_log_history(state.log_history)
+        if signal is None or signal.learned or not state.is_world_process_zero:  # one warning, from the main process
+            return
+        warnings.warn(
+            f"the contrastive loss ended at {signal.loss:.3f} (mean of the last {signal.windows} logged windows), "
+            f"within {RANDOM_LEVEL_MARGIN} of its random level ln({signal.candidates:.0f} - 1) = "
+            f"{signal.random_level:.3f}: the embedding has barely learned from the pairs; check that their texts "
+            "carry what relates them, or train longer",
+            ContrastiveSignalWarning,
+            stacklevel=2,
+        )

@@ -1,0 +1,51 @@
+import math
+import warnings
+
+import pytest
+from transformers import TrainerState
+
+from notellm_hf import ContrastiveSignalWarning
+from notellm_hf.training import ContrastiveSignal
+from notellm_hf.training.contrastive_signal import ContrastiveSignalCheck
+
+
+def history(tail_loss: float, tail_accuracy: float = 0.25) -> list[dict]:
+    # 8 candidates; six early windows, two late ones (the last quarter of 8), then an evaluation row without a
+    # contrastive loss, which must not count.
+    early = [{"loss_contrastive": 1.0, "retrieval_accuracy": 0.9, "contrastive_candidates": 8.0}] * 6
+    late = [{"loss_contrastive": tail_loss, "retrieval_accuracy": tail_accuracy, "contrastive_candidates": 8.0}] * 2
+    return early + late + [{"eval_loss": 9.0}]
+
+
+def test_the_signal_averages_the_last_quarter_against_ln_candidates_minus_one():
+    # Scores that cannot tell the positive from the 6 other notes (the query itself is masked) give ln 7 = 1.9459.
+    log = history(1.5)
+    log[-2] = {**log[-2], "loss_contrastive": 1.7, "retrieval_accuracy": 0.5}
+    signal = ContrastiveSignal.from_log_history(log)
+    assert signal.windows == 2
+    assert signal.loss == pytest.approx(1.6)
+    assert signal.retrieval_accuracy == pytest.approx(0.375)
+    assert signal.random_level == pytest.approx(1.945910, abs=1e-6)
+    assert signal.below_random == pytest.approx(0.345910, abs=1e-6)
+    assert signal.learned
+    assert signal.to_dict()["learned"] is True
+
+
+def test_too_few_windows_give_no_signal():
+    assert ContrastiveSignal.from_log_history(history(1.5)[-4:]) is None  # 3 training windows
+    assert ContrastiveSignal.from_log_history([{"loss_contrastive": 1.0}] * 8) is None  # no candidate count logged
+
+
+@pytest.mark.parametrize(("tail_loss", "warns"), [(1.90, True), (1.80, False)])
+def test_a_contrastive_loss_left_at_its_random_level_is_reported(tail_loss, warns):
+    # 1.90 is 0.046 below ln 7 = 1.946, 1.80 is 0.146 below; the check warns within 0.1 of it.
+    state = TrainerState()
+    state.log_history = history(tail_loss)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ContrastiveSignalCheck().on_train_end(None, state, None)
+    reported = [str(w.message) for w in caught if issubclass(w.category, ContrastiveSignalWarning)]
+    assert bool(reported) is warns
+    assert ContrastiveSignal.from_log_history(state.log_history).learned is not warns
+    if warns:
+        assert "ended at 1.900" in reported[0] and f"ln(8 - 1) = {math.log(7):.3f}" in reported[0]
