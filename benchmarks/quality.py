@@ -66,7 +66,8 @@ VARIANTS = {
     # random level (4.13), with the scale kept. Dev (seed 42): -2.56 Avg, in-batch accuracy 0.042 vs 0.075. pca stays.
     "alpha 3 + random head": "--alpha 3 --embedding_head_init random",
     # Round 24c: MiniLM fine-tuned (lr 2e-5) keeps its starting geometry while NoteLLM at 2e-4 collapses to the
-    # random level within 10 steps; a quarter of the rate at alpha 3 (round 21c tried it at alpha 0 only).
+    # random level within 10 steps; a quarter of the rate at alpha 3 (round 21c tried it at alpha 0 only). Dev (seed
+    # 2): -4.26 Avg, the loss reached the random level later and stayed there. 2e-4 stays.
     "alpha 3 + lr 5e-5": "--alpha 3 --learning_rate 5e-5",
     # Contrastive loss alone with smaller steps: is alpha 3's gain the generation task or the smaller share of the
     # contrastive gradient in each Adam step (round 21)?
