@@ -30,39 +30,40 @@ class ContrastiveSignalWarning(UserWarning):
 class ContrastiveSignal:
     """The last quarter of a run's logged training windows.
 
-    ``loss``: mean contrastive loss; ``retrieval_accuracy``: mean in-batch top-1 accuracy (``None`` when not logged);
-    ``candidates``: rows scored per query (the query itself is masked, so ``candidates - 1`` compete);
-    ``random_level``: ln(candidates - 1), the loss of scores that cannot tell the positive from the rest;
-    ``below_random``: ``random_level - loss``; ``windows``: how many logged windows were averaged.
+    ``loss``: mean contrastive loss; ``retrieval_accuracy``: mean in-batch top-1 accuracy; ``candidates``: rows
+    scored per query (the query itself is masked, so ``candidates - 1`` compete); ``windows``: how many logged
+    windows were averaged.
     """
 
     loss: float
-    retrieval_accuracy: float | None
+    retrieval_accuracy: float
     candidates: float
-    random_level: float
-    below_random: float
     windows: int
 
     @classmethod
     def from_log_history(cls, log_history: Sequence[dict[str, Any]]) -> ContrastiveSignal | None:
         """The signal of ``Trainer.state.log_history``; ``None`` with fewer than 4 logged training windows (too few
-        for a quarter) or without the trainer's ``contrastive_candidates``."""
-        rows = [row for row in log_history if "loss_contrastive" in row and "contrastive_candidates" in row]
+        for a quarter) or without the [`NoteLLMTrainer`]'s contrastive figures (logged together each window)."""
+        keys = ("loss_contrastive", "retrieval_accuracy", "contrastive_candidates")
+        rows = [row for row in log_history if all(key in row for key in keys)]
         if len(rows) < 4:
             return None
         last_quarter = rows[-(len(rows) // 4) :]
-        loss = sum(row["loss_contrastive"] for row in last_quarter) / len(last_quarter)
-        accuracies = [row["retrieval_accuracy"] for row in last_quarter if "retrieval_accuracy" in row]
-        candidates = float(last_quarter[-1]["contrastive_candidates"])
-        random_level = math.log(candidates - 1) if candidates > 1 else 0.0
         return cls(
-            loss=loss,
-            retrieval_accuracy=sum(accuracies) / len(accuracies) if accuracies else None,
-            candidates=candidates,
-            random_level=random_level,
-            below_random=random_level - loss,
+            loss=sum(row["loss_contrastive"] for row in last_quarter) / len(last_quarter),
+            retrieval_accuracy=sum(row["retrieval_accuracy"] for row in last_quarter) / len(last_quarter),
+            candidates=float(last_quarter[-1]["contrastive_candidates"]),
             windows=len(last_quarter),
         )
+
+    @property
+    def random_level(self) -> float:
+        """ln(candidates - 1): the loss of scores that cannot tell the positive from the rest."""
+        return math.log(self.candidates - 1) if self.candidates > 1 else 0.0
+
+    @property
+    def below_random(self) -> float:
+        return self.random_level - self.loss
 
     @property
     def learned(self) -> bool:
@@ -70,7 +71,12 @@ class ContrastiveSignal:
         return self.below_random >= RANDOM_LEVEL_MARGIN
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "learned": self.learned}
+        return {
+            **asdict(self),
+            "random_level": self.random_level,
+            "below_random": self.below_random,
+            "learned": self.learned,
+        }
 
 
 class ContrastiveSignalCheck(TrainerCallback):
