@@ -208,11 +208,7 @@ def main() -> None:
             signal = ContrastiveSignal.from_log_history(info["log_history"])
             if signal is not None:  # on MovieLens whether a run leaves its random level is the seed's lottery
                 signals[variant] = signal.to_dict()
-                print(
-                    f"   last quarter: contrastive {signal.loss:.3f}, {signal.below_random:.3f} below its random level "
-                    f"{signal.random_level:.3f}, in-batch accuracy {signal.retrieval_accuracy:.3f}",
-                    flush=True,
-                )
+                print(f"   {signal.summary()}", flush=True)
         if args.train_only:
             continue
         evaluated = time.time()

@@ -165,6 +165,19 @@ def epoch_steps(pairs: int, epochs: float) -> int:
     return max(1, math.ceil(epochs * pairs / batch))
 
 
+def training_summary(info: dict[str, Any]) -> str:
+    """The report's line on training, from the run's ``run_info.json``: the steps the budget allowed out of those asked
+    (a slower CPU trains fewer, and NoteLLM's lead over MiniLM shrinks with them; RESULTS.md, sessions 13 and 25) and
+    how far the contrastive loss ended below its random level."""
+    from notellm_hf.training import ContrastiveSignal
+
+    line = f"Training: {info['steps_done']} of {info['max_steps']} steps in {info['train_seconds']:.0f} s"
+    if info["steps_done"] < info["max_steps"]:
+        line += " (the time budget ended it)"
+    signal = ContrastiveSignal.from_log_history(info["log_history"])
+    return f"{line}; {signal.summary()}" if signal is not None else line
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=sorted(SETS), default="debian")
@@ -272,6 +285,8 @@ def main() -> None:
         )
         print(f"[3/5] trained ({time.time() - start:.0f} s)", flush=True)
     trained = time.time()
+    training = training_summary(json.loads(info_path.read_text()))
+    print(f"[3/5] {training}", flush=True)
     stats = json.loads((data / "stats.json").read_text())
     print(
         f"[3/5] data: {stats['train']['pairs']} training pairs; test pool {stats['test']['notes']} notes, "
@@ -312,7 +327,7 @@ def main() -> None:
         timing += f"; after training {after:.0f} s = {after / pool_pass:.2f} pool passes of {pool_pass:.0f} s"
     (report / "report.md").write_text(
         f"# notellm demo ({args.data})\n\n{markdown_table(results['results'])}\n\n![recall](recall_curves.png)\n\n"
-        f"![training](training_curves.png)\n\n## Examples\n\n{examples}\n\n{timing}.\n"
+        f"{training}.\n\n![training](training_curves.png)\n\n## Examples\n\n{examples}\n\n{timing}.\n"
     )
     print(f"{timing}. Report {report}/report.md, model {out}/export", flush=True)
     print(

@@ -29,6 +29,10 @@ def test_the_signal_averages_the_last_quarter_against_ln_candidates_minus_one():
     assert signal.below_random == pytest.approx(0.345910, abs=1e-6)
     assert signal.learned
     assert signal.to_dict()["learned"] is True
+    assert signal.summary() == (
+        "contrastive loss over the last quarter 1.600, 0.346 below its random level ln(8 - 1) = 1.946, "
+        "in-batch accuracy 0.375"
+    )
 
 
 def test_too_few_windows_give_no_signal():

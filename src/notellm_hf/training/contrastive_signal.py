@@ -70,6 +70,13 @@ class ContrastiveSignal:
         """Whether the loss ended at least [`RANDOM_LEVEL_MARGIN`] below its random level."""
         return self.below_random >= RANDOM_LEVEL_MARGIN
 
+    def summary(self) -> str:
+        """One line for a run's report: the figures a reader needs to tell a run that learned from one that did not."""
+        return (
+            f"contrastive loss over the last quarter {self.loss:.3f}, {self.below_random:.3f} below its random level "
+            f"ln({self.candidates:.0f} - 1) = {self.random_level:.3f}, in-batch accuracy {self.retrieval_accuracy:.3f}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             **asdict(self),
