@@ -8,6 +8,8 @@ from notellm_hf import ContrastiveSignalWarning
 from notellm_hf.training import ContrastiveSignal
 from notellm_hf.training.contrastive_signal import ContrastiveSignalCheck
 
+from conftest import tiny_training_args
+
 
 def history(tail_loss: float, tail_accuracy: float = 0.25) -> list[dict]:
     # 8 candidates; six early windows, two late ones (the last quarter of 8), then an evaluation row without a
@@ -53,3 +55,16 @@ def test_a_contrastive_loss_left_at_its_random_level_is_reported(tail_loss, warn
     assert ContrastiveSignal.from_log_history(state.log_history).learned is not warns
     if warns:
         assert "ended at 1.900" in reported[0] and f"ln(8 - 1) = {math.log(7):.3f}" in reported[0]
+
+
+@pytest.mark.parametrize(("use_contrastive_loss", "warns"), [(True, True), (False, False)])
+def test_a_run_that_does_not_train_the_contrastive_loss_is_not_warned(tmp_path, use_contrastive_loss, warns):
+    # The w/o GCL ablation logs the contrastive loss without training it: a loss at its random level (1.90, 0.046
+    # below ln 7) is then no sign that the pair texts lack what relates the notes.
+    args = tiny_training_args(tmp_path, use_contrastive_loss=use_contrastive_loss)
+    state = TrainerState()
+    state.log_history = history(1.90)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ContrastiveSignalCheck().on_train_end(args, state, None)
+    assert any(issubclass(w.category, ContrastiveSignalWarning) for w in caught) is warns

@@ -88,9 +88,12 @@ class ContrastiveSignal:
 
 class ContrastiveSignalCheck(TrainerCallback):
     """Warns at the end of training when the contrastive loss stayed within [`RANDOM_LEVEL_MARGIN`] of its random
-    level: the run looks finished, so say it."""
+    level: the run looks finished, so say it. Silent for a run that logs the contrastive loss without training it
+    (``use_contrastive_loss=False``, the w/o GCL ablation): its loss says nothing about the pairs' texts."""
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not getattr(args, "use_contrastive_loss", True):
+            return
         signal = ContrastiveSignal.from_log_history(state.log_history)
         if signal is None or signal.learned or not state.is_world_process_zero:  # one warning, from the main process
             return
