@@ -9,8 +9,9 @@ pool: scaled recall with Avg and exposure buckets, category Acc/Ill. (constraine
 BLEU/ROUGE on ``--generation-notes`` notes, on the GPU when there is one. Writes ``<out>/<set>/report``
 (markdown, JSON, PNG; ``timings.json``: the wall time of each phase; ``training_signal.json``: how far each trained
 row's contrastive loss ended below its random level) and prints the table. A finished training run with the
-same settings is reused. ``--lexical ROW=W`` adds the hybrid row "ROW + lexical" (the row's cosine fused with the
-pool's TF-IDF cosine at weight W); a sweep of weights (``ROW=0,0.1,...``) is for ``--dev`` only.
+same settings is reused; the checkpoints it saved before its last step are scored as rows "VARIANT @ step N".
+``--lexical ROW=W`` adds the hybrid row "ROW + lexical" (the row's cosine fused with the pool's TF-IDF cosine at
+weight W); a sweep of weights (``ROW=0,0.1,...``) is for ``--dev`` only.
 Row names (variants, baselines, hybrid rows, ``--reference``) are checked before any training; ``--check`` stops
 there (the tests run `make benchmark`'s lines that way).
 """
@@ -19,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import time
 from pathlib import Path
+
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from notellm_hf.evaluation.baselines import BASELINES
 
@@ -123,6 +127,21 @@ def train_variant(config: Path, data: Path, out: Path, steps: int, extra: list[s
     return info
 
 
+def intermediate_checkpoints(variant: str, folder: Path, steps_done: int) -> dict[str, Path]:
+    """The rows "VARIANT @ step N" for the checkpoints a variant's run saved before its last step (asked for with
+    ``--extra "--save_strategy steps --save_steps N --save_only_model true"``), scored like the variant itself: one
+    run then gives its recipe's curve over steps on one host. Under a constant learning rate after warm-up (the
+    configs' schedule) step N of a longer run is an N-step run; under a decaying one it is not."""
+    steps = sorted(
+        int(match.group(1))
+        for path in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if path.is_dir() and (match := re.fullmatch(rf"{PREFIX_CHECKPOINT_DIR}-(\d+)", path.name))
+    )
+    return {
+        f"{variant} @ step {step}": folder / f"{PREFIX_CHECKPOINT_DIR}-{step}" for step in steps if step < steps_done
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="debian,movielens")
@@ -197,6 +216,7 @@ def main() -> None:
             folder = out / variant.replace(" ", "_").replace("/", "")
             info = train_variant(config, data, folder, args.steps, variant_flags(variant, args.extra))
             models[variant] = folder / "model"
+            models.update(intermediate_checkpoints(variant, folder, info["steps_done"]))
             timings[f"train {variant}"] = info.get("train_seconds")
             curve = [r for r in info["log_history"] if "loss_contrastive" in r]
             if curve:

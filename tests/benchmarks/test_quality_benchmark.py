@@ -1,6 +1,7 @@
 """benchmarks/quality.py refuses a misspelt row before it trains anything, and `make benchmark`'s own command lines
 pass that check (their hybrid rows and reference name rows the run reports)."""
 
+import importlib.util
 import shlex
 import subprocess
 import sys
@@ -71,3 +72,16 @@ def test_a_hybrid_row_can_be_the_reference():
     checked = run_quality("--lexical", "NoteLLM=0.5", "--reference", "NoteLLM + lexical")
     assert checked.returncode == 0, checked.stderr
     assert "hybrid rows ['NoteLLM']" in checked.stdout
+
+
+def test_checkpoints_saved_before_the_last_step_become_rows(tmp_path):
+    spec = importlib.util.spec_from_file_location("quality", QUALITY)
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    for name in ("checkpoint-128", "checkpoint-64", "checkpoint-256", "checkpoint-best", "model"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "checkpoint-32").write_text("a file, not a saved model")
+    rows = quality.intermediate_checkpoints("alpha 3", tmp_path, steps_done=256)
+    # Step order; the last step's checkpoint is the variant's own model, not a row of its own.
+    assert rows == {"alpha 3 @ step 64": tmp_path / "checkpoint-64", "alpha 3 @ step 128": tmp_path / "checkpoint-128"}
+    assert quality.intermediate_checkpoints("alpha 3", tmp_path, steps_done=64) == {}
