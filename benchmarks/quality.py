@@ -132,14 +132,12 @@ def intermediate_checkpoints(variant: str, folder: Path, steps_done: int) -> dic
     ``--extra "--save_strategy steps --save_steps N --save_only_model true"``), scored like the variant itself: one
     run then gives its recipe's curve over steps on one host. Under a constant learning rate after warm-up (the
     configs' schedule) step N of a longer run is an N-step run; under a decaying one it is not."""
-    steps = sorted(
-        int(match.group(1))
-        for path in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+    checkpoints = sorted(
+        (int(match.group(1)), path)
+        for path in folder.iterdir()
         if path.is_dir() and (match := re.fullmatch(rf"{PREFIX_CHECKPOINT_DIR}-(\d+)", path.name))
     )
-    return {
-        f"{variant} @ step {step}": folder / f"{PREFIX_CHECKPOINT_DIR}-{step}" for step in steps if step < steps_done
-    }
+    return {f"{variant} @ step {step}": path for step, path in checkpoints if step < steps_done}
 
 
 def main() -> None:
