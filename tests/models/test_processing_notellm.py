@@ -59,6 +59,34 @@ def test_custom_template_round_trips_through_dict():
     assert NoteCompressionPrompt.from_dict(NoteCompressionPrompt("zh").to_dict()).to_dict()["template"] == "zh"
 
 
+def test_field_order_moves_the_title_next_to_the_read_out():
+    prompt = NoteCompressionPrompt(field_order=("topic", "content", "title"))
+    text, _ = prompt.render(TOKENIZER, NOTE, "category")
+    assert text.endswith(
+        '{"topic": "food, pasta", "content": "Boil pasta, add tomato.", "title": "Quick pasta"} The compression word '
+        'is:"[EMB]". The category is:'
+    )
+    text, _ = prompt.render(TOKENIZER, NOTE, "hashtag", hashtags=("pasta",))
+    assert '{"content": "Boil pasta, add tomato.", "title": "Quick pasta"} The compression' in text
+    # Stored in the model config as JSON (a list) and restored as the same prompt; a config from before the setting
+    # renders the paper's order.
+    restored = NoteCompressionPrompt.from_dict(json.loads(json.dumps(prompt.to_dict())))
+    assert restored == prompt and restored.field_order == ("topic", "content", "title")
+    older = {key: value for key, value in NoteCompressionPrompt().to_dict().items() if key != "field_order"}
+    assert (
+        NoteCompressionPrompt.from_dict(older).render(TOKENIZER, NOTE)[0]
+        == NoteCompressionPrompt().render(TOKENIZER, NOTE)[0]
+    )
+
+
+@pytest.mark.parametrize(
+    "order", [("title", "content"), ("title", "title", "content"), ("title", "topic", "body"), "title", None, (1, 2, 3)]
+)
+def test_bad_field_order_is_a_named_error(order):
+    with pytest.raises(ValueError, match="'field_order' must name each of"):
+        NoteCompressionPrompt(field_order=order)
+
+
 @pytest.mark.parametrize(
     "template",
     [

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoModel, TrainerCallback
+from transformers import AutoModel, AutoTokenizer, TrainerCallback
 
+from notellm_hf import Note
 from notellm_hf.training.head_init import readout_states
 from notellm_hf.training.recipe import parse_recipe_args, train, train_in_child_process
 
@@ -200,6 +201,15 @@ def test_the_recipe_starts_the_head_from_the_principal_directions(toy, tmp_path)
     unit = mean / mean.norm()
     expected = top - (top @ unit)[:, None] * unit[None, :]
     torch.testing.assert_close(weight.abs(), expected.abs(), atol=1e-4, rtol=1e-3)
+
+
+def test_the_field_order_flag_reaches_the_saved_models_prompt(toy, tmp_path):
+    overrides = ["--field_order", "topic", "content", "title", "--max_steps", "1", "--eval_strategy", "no"]
+    train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides))
+    model = AutoModel.from_pretrained(tmp_path / "model", trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
+    text = model.note_prompt.embedding_text(tokenizer, Note("n", title="T", content="C", hashtags=["h"]))
+    assert text.endswith('{"topic": "h", "content": "C", "title": "T"} The compression word is:"[EMB]')
 
 
 def test_training_in_a_child_process_logs_every_step_and_saves_the_model(toy, tmp_path):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .notellm.configuration_notellm import READOUT_POSITIONS
-from .notellm.processing_notellm import PRESETS, NoteCompressionPrompt
+from .notellm.processing_notellm import NOTE_FIELDS, PRESETS, NoteCompressionPrompt
 
 HEAD_INITS = ("random", "pca", "pca_whitened")
 
@@ -40,10 +40,17 @@ class NoteLLMArguments:
     head_init_notes: int = field(default=512, metadata={"help": "Training notes the pca head inits are fitted on."})
     title_max_tokens: int = field(default=20, metadata={"help": "Title token budget (paper: 20)."})
     content_max_tokens: int = field(default=80, metadata={"help": "Content token budget (paper: 80)."})
+    field_order: list[str] = field(
+        default_factory=lambda: list(NOTE_FIELDS),
+        metadata={"help": "Order of the note's fields in the prompt's JSON (paper: title topic content)."},
+    )
 
     def prompt(self) -> NoteCompressionPrompt:
         return NoteCompressionPrompt(
-            self.prompt_preset, title_max_tokens=self.title_max_tokens, content_max_tokens=self.content_max_tokens
+            self.prompt_preset,
+            title_max_tokens=self.title_max_tokens,
+            content_max_tokens=self.content_max_tokens,
+            field_order=tuple(self.field_order),
         )
 
     def config_kwargs(self) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from typing import Any, Literal
 import torch
 
 Task = Literal["category", "hashtag"]
+# The note fields of the prompt's JSON, in the paper's order (Fig. 2); ``field_order`` may permute them.
+NOTE_FIELDS = ("title", "topic", "content")
 # Label of positions the generation loss skips (the prompt, padding): the value PyTorch's cross-entropy ignores.
 IGNORE_INDEX = -100
 # Characters of a field looked at before token truncation: bounds the tokenizer's work on huge fields.
@@ -164,6 +166,10 @@ class NoteCompressionPrompt:
 
     ``max_hashtags``: the hashtag task asks for ``j`` topics, ``j`` drawn uniformly from
     ``1..min(max_hashtags, len(note.hashtags))``, sampled from the note's hashtags.
+
+    ``field_order``: the order of the note's fields in the JSON (default the paper's: title, topic, content). A
+    causal LM reads the embedding out at the end of the prompt, after the whole content; a field placed last sits
+    next to the read-out instead of ~100 tokens before it.
     """
 
     template: PromptTemplate | str = "en"
@@ -173,6 +179,7 @@ class NoteCompressionPrompt:
     topic_max_tokens: int = 40
     output_max_tokens: int = 32
     max_hashtags: int = 3
+    field_order: tuple[str, ...] = NOTE_FIELDS
 
     def __post_init__(self) -> None:
         if isinstance(self.template, str):
@@ -191,12 +198,21 @@ class NoteCompressionPrompt:
                 raise ValueError(f"prompt template {name!r} must contain '{{note}}' and '{{emb}}' exactly once")
         if "{j}" not in self.template.hashtag_template:
             raise ValueError("prompt template 'hashtag_template' must contain '{j}'")
+        order = self.field_order
+        if (
+            not isinstance(order, (list, tuple))
+            or len(order) != len(NOTE_FIELDS)
+            or set(map(str, order)) != set(NOTE_FIELDS)
+        ):
+            raise ValueError(f"prompt setting 'field_order' must name each of {list(NOTE_FIELDS)} once, got {order!r}")
+        self.field_order = tuple(order)  # a JSON config gives a list
 
     # ---- serialisation (stored in NoteLLMConfig.prompt) ----
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         preset = next((name for name, tpl in PRESETS.items() if tpl == self.template), None)
         data["template"] = preset or asdict(self.template)
+        data["field_order"] = list(self.field_order)
         return data
 
     @classmethod
@@ -216,6 +232,17 @@ class NoteCompressionPrompt:
                 raise ValueError(
                     f"note {note.note_id!r}: field {name!r} contains the reserved token {self.emb_token!r}"
                 )
+
+    def _note_json(self, values: dict[str, str]) -> str:
+        """The note's JSON: the given fields (named as in ``NOTE_FIELDS``) under the template's keys, in
+        ``field_order``."""
+        keys = {
+            "title": self.template.title_key,
+            "topic": self.template.topic_key,
+            "content": self.template.content_key,
+        }
+        ordered = {keys[name]: values[name] for name in self.field_order if name in values}
+        return json.dumps(ordered, ensure_ascii=False)
 
     def render(
         self,
@@ -237,19 +264,18 @@ class NoteCompressionPrompt:
         content = truncate_to_tokens(tokenizer, note.content, self.content_max_tokens)
         if task == "category":
             topics = truncate_to_tokens(tokenizer, sep.join(note.hashtags), self.topic_max_tokens)
-            fields_ = {tpl.title_key: title, tpl.topic_key: topics, tpl.content_key: content}
-            text = tpl.category_template.format(note=json.dumps(fields_, ensure_ascii=False), emb=self.emb_token)
+            fields_ = self._note_json({"title": title, "topic": topics, "content": content})
+            text = tpl.category_template.format(note=fields_, emb=self.emb_token)
             output = note.category
         elif task == "hashtag":
             j = num_hashtags or len(hashtags)
             if j < 1:
                 raise ValueError(f"note {note.note_id!r}: the hashtag prompt must ask for at least one hashtag")
-            fields_ = {tpl.title_key: title}
+            fields_ = {"title": title, "content": content}
             if tpl.hashtag_input_keeps_unsampled:
                 rest = [tag for tag in note.hashtags if tag not in hashtags]
-                fields_[tpl.topic_key] = truncate_to_tokens(tokenizer, sep.join(rest), self.topic_max_tokens)
-            fields_[tpl.content_key] = content
-            text = tpl.hashtag_template.format(note=json.dumps(fields_, ensure_ascii=False), emb=self.emb_token, j=j)
+                fields_["topic"] = truncate_to_tokens(tokenizer, sep.join(rest), self.topic_max_tokens)
+            text = tpl.hashtag_template.format(note=self._note_json(fields_), emb=self.emb_token, j=j)
             output = sep.join(hashtags)
         else:
             raise ValueError(f"unknown prompt task {task!r}; use 'category' or 'hashtag'")
