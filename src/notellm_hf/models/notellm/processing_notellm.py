@@ -201,8 +201,8 @@ class NoteCompressionPrompt:
         order = self.field_order
         if (
             not isinstance(order, (list, tuple))
-            or len(order) != len(NOTE_FIELDS)
-            or set(map(str, order)) != set(NOTE_FIELDS)
+            or not all(isinstance(name, str) for name in order)
+            or sorted(order) != sorted(NOTE_FIELDS)
         ):
             raise ValueError(f"prompt setting 'field_order' must name each of {list(NOTE_FIELDS)} once, got {order!r}")
         self.field_order = tuple(order)  # a JSON config gives a list
@@ -264,18 +264,18 @@ class NoteCompressionPrompt:
         content = truncate_to_tokens(tokenizer, note.content, self.content_max_tokens)
         if task == "category":
             topics = truncate_to_tokens(tokenizer, sep.join(note.hashtags), self.topic_max_tokens)
-            fields_ = self._note_json({"title": title, "topic": topics, "content": content})
-            text = tpl.category_template.format(note=fields_, emb=self.emb_token)
+            note_json = self._note_json({"title": title, "topic": topics, "content": content})
+            text = tpl.category_template.format(note=note_json, emb=self.emb_token)
             output = note.category
         elif task == "hashtag":
             j = num_hashtags or len(hashtags)
             if j < 1:
                 raise ValueError(f"note {note.note_id!r}: the hashtag prompt must ask for at least one hashtag")
-            fields_ = {"title": title, "content": content}
+            values = {"title": title, "content": content}
             if tpl.hashtag_input_keeps_unsampled:
                 rest = [tag for tag in note.hashtags if tag not in hashtags]
-                fields_["topic"] = truncate_to_tokens(tokenizer, sep.join(rest), self.topic_max_tokens)
-            text = tpl.hashtag_template.format(note=self._note_json(fields_), emb=self.emb_token, j=j)
+                values["topic"] = truncate_to_tokens(tokenizer, sep.join(rest), self.topic_max_tokens)
+            text = tpl.hashtag_template.format(note=self._note_json(values), emb=self.emb_token, j=j)
             output = sep.join(hashtags)
         else:
             raise ValueError(f"unknown prompt task {task!r}; use 'category' or 'hashtag'")
