@@ -10,7 +10,7 @@ Debian test pool, trains ``--steps`` steps of the demo recipe (random head, so n
 notes again (the order of `make demo` before it moved training into a child process). The resident memory after
 the first and the last step shows whether an allocator setting keeps what it frees (the demo must fit in 24 GiB); the
 training's user and kernel CPU seconds and minor page faults show where a setting saves (CPU training on glibc's
-defaults spent a third of its CPU time in the kernel in session 27).
+defaults spent a fifth to a third of its CPU time in the kernel in session 27).
 """
 
 from __future__ import annotations
