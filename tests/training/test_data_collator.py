@@ -91,6 +91,18 @@ def test_pairs_of_note_ids_are_looked_up_in_the_note_table():
         collator([{"anchor": "pasta", "positive": "nope"}])
 
 
+def test_anchor_categories_come_from_records_and_the_note_table():
+    tokenizer = tokenizer_with_emb()
+    table = {n["note_id"]: Note.from_any(n) for n in TOY_NOTES}
+    by_id = NoteLLMCollator(tokenizer, notes=table).anchor_categories(
+        [{"anchor": "hike", "positive": "beach"}, {"anchor": "run", "positive": "swim"}]
+    )
+    assert by_id == ["Travel", "Sports"]
+    assert NoteLLMCollator(tokenizer).anchor_categories(pairs(("guitar", "piano"))) == ["Music"]
+    with pytest.raises(ValueError, match="pair 0: note 'nope' is not in the note table"):
+        NoteLLMCollator(tokenizer, notes=table).anchor_categories([{"anchor": "nope", "positive": "swim"}])
+
+
 def test_pair_lengths_are_the_longer_category_prompt_of_each_pair():
     tokenizer = tokenizer_with_emb()
     collator = NoteLLMCollator(tokenizer, hashtag_ratio=0.0)

@@ -105,6 +105,10 @@ class NoteLLMCollator:
 
         return [max(map(tokens, self._pair(index, feature))) for index, feature in enumerate(features)]
 
+    def anchor_categories(self, features: Sequence[dict[str, Any]]) -> list[str | None]:
+        """Each pair's anchor category: what [`SameCategorySampler`] groups batches by."""
+        return [self._pair(index, feature)[0].category for index, feature in enumerate(features)]
+
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if not features:
             raise ValueError("empty batch: a contrastive batch needs at least one pair")

@@ -20,6 +20,7 @@ from .data_collator import NoteLLMCollator
 from .lora import unwrap_peft
 from .losses import NoteLLMContrastiveLoss
 from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
+from .sampler import SameCategorySampler
 from .training_args import NoteLLMTrainingArguments
 
 
@@ -133,6 +134,17 @@ class NoteLLMTrainer(Trainer):
             self.add_callback(_TrainingTimeBudget(self, args.max_train_seconds))
         self.add_callback(ContrastiveSignalCheck())
         self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
+        """With ``args.same_category_batches``: batches whose anchors share a category, the categories read through
+        the collator (so pairs of note ids and pairs of note records both work)."""
+        if not self.args.same_category_batches:
+            return super()._get_train_sampler(train_dataset)
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if not isinstance(self.data_collator, NoteLLMCollator):
+            raise ValueError("same_category_batches reads the anchors' categories through a NoteLLMCollator")
+        categories = self.data_collator.anchor_categories(dataset)
+        return SameCategorySampler(categories, self.args.train_batch_size, seed=self.args.seed)
 
     def evaluation_loop(
         self,

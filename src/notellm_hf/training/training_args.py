@@ -79,6 +79,15 @@ class NoteLLMTrainingArguments(TrainingArguments):
             "in which a CPU with native bf16 takes more steps than one without (run_info.json records the steps)."
         },
     )
+    same_category_batches: bool = field(
+        default=False,
+        metadata={
+            "help": "Compose each batch of pairs whose anchors share a category (topic-aware sampling): the other "
+            "anchors, half of each note's in-batch negatives, then share its category, so the category alone no "
+            "longer ranks the positive first. A category's last rows that do not fill a batch are pooled into mixed "
+            "batches. Off by default (random batches)."
+        },
+    )
     # The collator needs the raw note columns; contrastive batches must be equal across processes.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep note columns for the collator."})
     dataloader_drop_last: bool = field(default=True, metadata={"help": "Drop the last incomplete batch."})
@@ -109,5 +118,10 @@ class NoteLLMTrainingArguments(TrainingArguments):
             raise ValueError(f"max_train_seconds must be >= 0, got {self.max_train_seconds}")
         if self.prefix_cache_gb < 0:
             raise ValueError(f"prefix_cache_gb must be >= 0, got {self.prefix_cache_gb}")
+        if self.same_category_batches and self.train_sampling_strategy != "random":
+            raise ValueError(
+                f"same_category_batches sets the batches' order itself; train_sampling_strategy "
+                f"{self.train_sampling_strategy!r} would be ignored: leave it 'random'"
+            )
         if self.remove_unused_columns:
             raise ValueError("remove_unused_columns=True would drop the note columns the NoteLLM collator reads")

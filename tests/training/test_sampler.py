@@ -1,0 +1,78 @@
+from collections import Counter
+
+import pytest
+
+from notellm_hf.training import SameCategorySampler, note_key
+
+from conftest import TOY_NOTES, tiny_trainer, tiny_training_args
+
+
+def test_each_category_fills_whole_batches_and_the_rest_is_pooled():
+    # 10 A, 7 B, 3 C at 4 a batch: A gives 2 batches, B 1; the leftovers 2 + 3 + 3 = 8 make 2 mixed batches.
+    categories = ["A"] * 10 + ["B"] * 7 + ["C"] * 3
+    sampler = SameCategorySampler(categories, batch_size=4, seed=0)
+    batches = sampler.batches()
+    assert sorted(i for batch in batches for i in batch) == list(range(20))
+    assert [len(batch) for batch in batches] == [4] * 5
+    pure = Counter(categories[batch[0]] for batch in batches if len({categories[i] for i in batch}) == 1)
+    assert pure["A"] >= 2 and pure["B"] >= 1
+    # The iteration order is the batches' order, so a dataloader's runs of 4 are these batches.
+    order = list(sampler)
+    assert [order[start : start + 4] for start in range(0, 20, 4)] == batches
+    assert len(sampler) == 20
+
+
+def test_an_incomplete_batch_comes_last():
+    categories = ["A"] * 5 + ["B"] * 6
+    for epoch in range(5):
+        sampler = SameCategorySampler(categories, batch_size=4, seed=3)
+        sampler.set_epoch(epoch)
+        batches = sampler.batches()
+        assert [len(batch) for batch in batches] == [4, 4, 3]
+        assert {categories[i] for i in batches[0]} in ({"A"}, {"B"}) and {categories[i] for i in batches[1]} in (
+            {"A"},
+            {"B"},
+        )
+
+
+def test_the_order_follows_seed_and_epoch():
+    categories = [str(i % 3) for i in range(60)]
+    first = SameCategorySampler(categories, batch_size=5, seed=1)
+    again = SameCategorySampler(categories, batch_size=5, seed=1)
+    assert list(first) == list(again)
+    again.set_epoch(1)
+    assert list(first) != list(again)
+    assert list(SameCategorySampler(categories, batch_size=5, seed=2)) != list(first)
+
+
+def test_a_batch_size_below_one_is_a_named_error():
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        SameCategorySampler(["A"], batch_size=0)
+
+
+def _anchor_categories_per_batch(trainer) -> list[set[str]]:
+    category_of = {note_key(note["note_id"]): note["category"] for note in TOY_NOTES}
+    batches = []
+    for batch in trainer.get_train_dataloader():
+        anchors = batch["note_keys"][: len(batch["note_keys"]) // 2]
+        batches.append({category_of[int(key)] for key in anchors})
+    return batches
+
+
+def test_the_trainer_batches_anchors_of_one_category_and_trains(tmp_path):
+    # The toy pairs' four anchors have four categories; 8 copies of each at 4 pairs a batch.
+    trainer = tiny_trainer(tmp_path, same_category_batches=True, max_steps=3)
+    batches = _anchor_categories_per_batch(trainer)
+    assert len(batches) == 8 and all(len(categories) == 1 for categories in batches)
+    assert Counter(next(iter(categories)) for categories in batches) == Counter(
+        {"Food": 2, "Travel": 2, "Music": 2, "Sports": 2}
+    )
+    trainer.train()
+    assert trainer.state.global_step == 3
+    # Random batches (the default) mix the categories.
+    assert any(len(categories) > 1 for categories in _anchor_categories_per_batch(tiny_trainer(tmp_path / "random")))
+
+
+def test_same_category_batches_refuse_another_sampling_strategy(tmp_path):
+    with pytest.raises(ValueError, match="same_category_batches"):
+        tiny_training_args(tmp_path, same_category_batches=True, train_sampling_strategy="group_by_length")
