@@ -73,6 +73,10 @@ def test_the_trainer_batches_anchors_of_one_category_and_trains(tmp_path):
     assert any(len(categories) > 1 for categories in _anchor_categories_per_batch(tiny_trainer(tmp_path / "random")))
 
 
-def test_same_category_batches_refuse_another_sampling_strategy(tmp_path):
+def test_same_category_batches_refuse_another_sampling_strategy_or_collator(tmp_path):
     with pytest.raises(ValueError, match="same_category_batches"):
         tiny_training_args(tmp_path, same_category_batches=True, train_sampling_strategy="group_by_length")
+    trainer = tiny_trainer(tmp_path, same_category_batches=True)
+    trainer.data_collator = lambda features: features  # a collator that cannot read categories
+    with pytest.raises(ValueError, match="through a NoteLLMCollator"):
+        trainer.get_train_dataloader()

@@ -105,7 +105,7 @@ class NoteLLMCollator:
 
         return [max(map(tokens, self._pair(index, feature))) for index, feature in enumerate(features)]
 
-    def anchor_categories(self, features: Sequence[dict[str, Any]]) -> list[str | None]:
+    def anchor_categories(self, features: Sequence[dict[str, Any]]) -> list[str]:
         """Each pair's anchor category: what [`SameCategorySampler`] groups batches by."""
         return [self._pair(index, feature)[0].category for index, feature in enumerate(features)]
 

@@ -44,7 +44,7 @@ class SameCategorySampler(Sampler[int]):
         """This epoch's batches in order; the last may be incomplete (mixed rows)."""
         rng = random.Random(f"{self.seed}:{self.epoch}")
         full, leftover = [], []
-        for category in sorted(self.rows_by_category, key=str):  # a fixed order: set order varies across runs
+        for category in sorted(self.rows_by_category, key=str):  # the draws must not follow row order
             rows = self.rows_by_category[category][:]
             rng.shuffle(rows)
             cut = len(rows) - len(rows) % self.batch_size
