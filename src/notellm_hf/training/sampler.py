@@ -24,7 +24,8 @@ class SameCategorySampler(Sampler[int]):
     ``< batch_size`` rows) are pooled, shuffled and cut into mixed batches; all full batches are shuffled and the
     pool's final incomplete batch, if any, comes last (so a dataloader with ``drop_last`` drops exactly it, and no
     other batch straddles two runs). The order depends on ``seed`` and the epoch (``set_epoch``, which the Trainer
-    calls), so a resumed run replays it. A dataloader must batch it with ``batch_size`` rows per step and process.
+    calls), so a resumed run replays it. A dataloader must batch it with ``batch_size`` rows per step and process;
+    with several processes each one's batch is of one category, while the negatives gathered across them mix.
     """
 
     def __init__(self, categories: Sequence[str | None], batch_size: int, seed: int = 0) -> None:
