@@ -265,11 +265,15 @@ def toy_benchmark_set(folder: Path) -> Path:
     return folder
 
 
-def tiny_trainer(tmp_path: Path, arch: str = "llama", **overrides) -> NoteLLMTrainer:
-    """A NoteLLMTrainer for a tiny model over the toy pairs (8 copies) with [`tiny_training_args`]."""
+def tiny_trainer(
+    tmp_path: Path, arch: str = "llama", train_dataset: Dataset | None = None, **overrides
+) -> NoteLLMTrainer:
+    """A NoteLLMTrainer for a tiny model over ``train_dataset`` (default: the toy pairs, 8 copies) with
+    [`tiny_training_args`]."""
     model, tokenizer = make_model(arch)
     args = tiny_training_args(tmp_path, **overrides)
-    return NoteLLMTrainer(model=model, args=args, train_dataset=pair_dataset(), processing_class=tokenizer)
+    dataset = pair_dataset() if train_dataset is None else train_dataset
+    return NoteLLMTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
 
 
 def user_notes(count=40, unclicked=2):

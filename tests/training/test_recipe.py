@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer, TrainerCallback
 
 from notellm_hf import Note
+from notellm_hf.training import note_key
 from notellm_hf.training.head_init import readout_states
 from notellm_hf.training.recipe import parse_recipe_args, train, train_in_child_process
 
@@ -61,6 +62,19 @@ def test_length_grouped_batches_sort_pairs_by_their_longer_prompt(toy, tmp_path)
     assert len(longer) == 16 and len(set(longer)) > 1
     for start in range(0, 16, 4):
         assert longer[start : start + 4] == sorted(longer[start : start + 4], reverse=True)
+
+
+def test_strong_pairs_first_opens_with_the_pairs_file_strongest_pairs(toy, tmp_path):
+    # 16 rows (the toy pairs x 4); the guitar-piano rows score highest, so the first 2 steps of 2 pairs hold them.
+    scored = pd.DataFrame(TOY_PAIRS * 4, columns=["note_id_a", "note_id_b"])
+    scored["score"] = [3.0 if a == "guitar" else 1.0 for a in scored.note_id_a]
+    scored.to_csv(tmp_path / "scored.csv", index=False)
+    overrides = ["--pairs", str(tmp_path / "scored.csv"), "--strong_pairs_first_steps", "2", "--eval_strategy", "no"]
+    overrides += ["--per_device_train_batch_size", "2"]
+    trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides))
+    anchors = [batch["note_keys"][:2].tolist() for batch in trainer.get_train_dataloader()]
+    assert anchors[:2] == [[note_key("guitar")] * 2] * 2
+    assert note_key("guitar") not in sum(anchors[2:], [])
 
 
 def test_unknown_or_mistyped_keys_fail_before_any_model_loads(toy, tmp_path, capsys):

@@ -2,9 +2,9 @@ from collections import Counter
 
 import pytest
 
-from notellm_hf.training import SameCategorySampler, note_key
+from notellm_hf.training import SameCategorySampler, StrongPairsFirstSampler, note_key
 
-from conftest import TOY_NOTES, tiny_trainer, tiny_training_args
+from conftest import TOY_NOTES, pair_dataset, tiny_trainer, tiny_training_args
 
 
 def test_each_category_fills_whole_batches_and_the_rest_is_pooled():
@@ -81,3 +81,63 @@ def test_same_category_batches_refuse_another_sampling_strategy_or_collator(tmp_
     trainer.data_collator = lambda features: features  # a collator that cannot read categories
     with pytest.raises(ValueError, match="through a NoteLLMCollator"):
         trainer.get_train_dataloader()
+
+
+def test_the_strongest_pairs_come_first_in_random_order_then_the_rest():
+    scores = [0.5, 3.0, 0.1, 2.0, 0.7, 9.0, 0.2, 4.0, 0.3, 0.4]  # the four strongest: rows 5, 7, 1, 3
+    leads = set()
+    for seed in range(6):
+        order = list(StrongPairsFirstSampler(scores, lead_rows=4, seed=seed))
+        assert sorted(order) == list(range(10))
+        assert set(order[:4]) == {1, 3, 5, 7}
+        leads.add(tuple(order[:4]))
+    assert len(leads) > 1  # shuffled among themselves, not sorted
+    assert set(list(StrongPairsFirstSampler(scores, lead_rows=0, seed=0))) == set(range(10))
+
+
+def test_ties_at_the_cut_are_drawn_at_random_and_later_epochs_are_plain_random():
+    scores = [1.0] * 6 + [0.0] * 6  # lead 3 of the six tied rows
+    picked = set()
+    for seed in range(8):
+        sampler = StrongPairsFirstSampler(scores, lead_rows=3, seed=seed)
+        picked.add(frozenset(list(sampler)[:3]))
+        assert all(row < 6 for row in list(sampler)[:3])
+        assert list(sampler) == list(StrongPairsFirstSampler(scores, lead_rows=3, seed=seed))  # replayable
+    assert len(picked) > 1
+    # After the first epoch no curriculum: some seed's epoch-1 order opens with a zero-score row.
+    openings = []
+    for seed in range(8):
+        sampler = StrongPairsFirstSampler(scores, lead_rows=3, seed=seed)
+        sampler.set_epoch(1)
+        order = list(sampler)
+        assert sorted(order) == list(range(12))
+        openings.append(order[:3])
+    assert any(row >= 6 for opening in openings for row in opening)
+
+
+def test_strong_pairs_first_refuses_scores_that_rank_nothing_and_bad_settings(tmp_path):
+    with pytest.raises(ValueError, match="scores are all 1.0"):
+        StrongPairsFirstSampler([1.0, 1.0], lead_rows=1)
+    with pytest.raises(ValueError, match="lead_rows must be >= 0"):
+        StrongPairsFirstSampler([1.0, 2.0], lead_rows=-1)
+    with pytest.raises(ValueError, match="strong_pairs_first_steps must be >= 0"):
+        tiny_training_args(tmp_path, strong_pairs_first_steps=-1)
+    with pytest.raises(ValueError, match="pick one"):
+        tiny_training_args(tmp_path, strong_pairs_first_steps=2, same_category_batches=True)
+    with pytest.raises(ValueError, match="strong_pairs_first_steps sets the batches' order"):
+        tiny_training_args(tmp_path, strong_pairs_first_steps=2, train_sampling_strategy="group_by_length")
+    with pytest.raises(ValueError, match="'score' column"):
+        tiny_trainer(tmp_path, strong_pairs_first_steps=2).get_train_dataloader()
+
+
+def test_the_trainer_opens_with_the_strongest_pairs_and_trains(tmp_path):
+    # 32 toy rows at 4 a batch; the 8 copies of guitar-piano score highest, so the first 2 steps hold exactly them.
+    dataset = pair_dataset()
+    strong = note_key("guitar")
+    dataset = dataset.add_column("score", [5.0 if row["anchor"]["note_id"] == "guitar" else 1.0 for row in dataset])
+    trainer = tiny_trainer(tmp_path, train_dataset=dataset, strong_pairs_first_steps=2, max_steps=3)
+    anchors = [batch["note_keys"][: len(batch["note_keys"]) // 2].tolist() for batch in trainer.get_train_dataloader()]
+    assert anchors[0] == anchors[1] == [strong] * 4
+    assert sum(row.count(strong) for row in anchors[2:]) == 0
+    trainer.train()
+    assert trainer.state.global_step == 3

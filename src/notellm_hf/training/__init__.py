@@ -5,7 +5,7 @@ from .data_collator import NoteLLMCollator, note_key
 from .lora import apply_lora, lora_config_for, unwrap_peft
 from .losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
 from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
-from .sampler import SameCategorySampler
+from .sampler import SameCategorySampler, StrongPairsFirstSampler
 from .trainer import NoteLLMTrainer
 from .training_args import NoteLLMTrainingArguments
 
@@ -19,6 +19,7 @@ __all__ = [
     "NoteLLMTrainer",
     "NoteLLMTrainingArguments",
     "SameCategorySampler",
+    "StrongPairsFirstSampler",
     "apply_lora",
     "freeze_bottom_layers",
     "lora_config_for",

@@ -105,6 +105,7 @@ def train(
         "anchor": train_pairs.note_id_a.tolist(),
         "positive": train_pairs.note_id_b.tolist(),
         "pair_index": list(range(len(train_pairs))),  # keys the pair's prompt draws (exact resume)
+        "score": train_pairs.score.tolist(),  # what strong_pairs_first_steps ranks by
     }
     if "negatives" in train_pairs:  # from data_args.hard_negatives_file
         rows["negatives"] = train_pairs.negatives.tolist()

@@ -20,7 +20,7 @@ from .data_collator import NoteLLMCollator
 from .lora import unwrap_peft
 from .losses import NoteLLMContrastiveLoss
 from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
-from .sampler import SameCategorySampler
+from .sampler import SameCategorySampler, StrongPairsFirstSampler
 from .training_args import NoteLLMTrainingArguments
 
 
@@ -137,10 +137,21 @@ class NoteLLMTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
         """With ``args.same_category_batches``: batches whose anchors share a category, the categories read through
-        the collator (so pairs of note ids and pairs of note records both work)."""
+        the collator (so pairs of note ids and pairs of note records both work). With
+        ``args.strong_pairs_first_steps``: the dataset's highest-``score`` pairs first (a curriculum)."""
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if self.args.strong_pairs_first_steps:
+            columns = getattr(dataset, "column_names", None) or []
+            if "score" not in columns:
+                raise ValueError(
+                    "strong_pairs_first_steps ranks pairs by the training dataset's 'score' column, which it lacks "
+                    f"(columns: {columns})"
+                )
+            rows_per_step = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
+            lead_rows = self.args.strong_pairs_first_steps * rows_per_step
+            return StrongPairsFirstSampler(dataset["score"], lead_rows, seed=self.args.seed)
         if not self.args.same_category_batches:
             return super()._get_train_sampler(train_dataset)
-        dataset = self.train_dataset if train_dataset is None else train_dataset
         if not isinstance(self.data_collator, NoteLLMCollator):
             raise ValueError("same_category_batches reads the anchors' categories through a NoteLLMCollator")
         categories = self.data_collator.anchor_categories(dataset)

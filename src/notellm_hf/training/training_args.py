@@ -88,6 +88,15 @@ class NoteLLMTrainingArguments(TrainingArguments):
             "batches. Off by default (random batches)."
         },
     )
+    strong_pairs_first_steps: int = field(
+        default=0,
+        metadata={
+            "help": "A curriculum: the first N optimizer steps train on the pairs of highest co-occurrence score "
+            "(the dataset's 'score' column; the strongest N x batch pairs, in random order), the rest of the first "
+            "epoch and later epochs on random batches. Every pair is still seen once per epoch. 0 (default): random "
+            "batches from the start."
+        },
+    )
     # The collator needs the raw note columns; contrastive batches must be equal across processes.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep note columns for the collator."})
     dataloader_drop_last: bool = field(default=True, metadata={"help": "Drop the last incomplete batch."})
@@ -118,10 +127,15 @@ class NoteLLMTrainingArguments(TrainingArguments):
             raise ValueError(f"max_train_seconds must be >= 0, got {self.max_train_seconds}")
         if self.prefix_cache_gb < 0:
             raise ValueError(f"prefix_cache_gb must be >= 0, got {self.prefix_cache_gb}")
-        if self.same_category_batches and self.train_sampling_strategy != "random":
-            raise ValueError(
-                f"same_category_batches sets the batches' order itself; train_sampling_strategy "
-                f"{self.train_sampling_strategy!r} would be ignored: leave it 'random'"
-            )
+        if self.strong_pairs_first_steps < 0:
+            raise ValueError(f"strong_pairs_first_steps must be >= 0, got {self.strong_pairs_first_steps}")
+        if self.same_category_batches and self.strong_pairs_first_steps:
+            raise ValueError("same_category_batches and strong_pairs_first_steps both set the order: pick one")
+        for name in ("same_category_batches", "strong_pairs_first_steps"):
+            if getattr(self, name) and self.train_sampling_strategy != "random":
+                raise ValueError(
+                    f"{name} sets the batches' order itself; train_sampling_strategy "
+                    f"{self.train_sampling_strategy!r} would be ignored: leave it 'random'"
+                )
         if self.remove_unused_columns:
             raise ValueError("remove_unused_columns=True would drop the note columns the NoteLLM collator reads")
