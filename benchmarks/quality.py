@@ -110,6 +110,7 @@ VARIANTS = {
     # end of the pass settle it. Dev, seed 2 at alpha 3: -4.86 Avg, it settles the run at the random level (round 29).
     "linear decay": "--lr_scheduler_type linear",
     "strong pairs first": "--strong_pairs_first_steps 16",
+    "hold check": "--hold_check_steps 25",
     # Twice the configs' rate: on MovieLens seed 2 at alpha 3 less rate scored less (5e-5: 14.72, linear decay from
     # 2e-4: 14.35, 2e-4 held: 19.21; rounds 24c, 29). Dev, seed 2: level (-0.23 Avg, round 29b). Not kept.
     "lr 4e-4": "--learning_rate 4e-4",

@@ -2,13 +2,13 @@ import math
 import warnings
 
 import pytest
-from transformers import TrainerState
+from transformers import TrainerControl, TrainerState
 
 from notellm_hf import ContrastiveSignalWarning
 from notellm_hf.training import ContrastiveSignal
 from notellm_hf.training.contrastive_signal import ContrastiveSignalCheck
 
-from conftest import tiny_training_args
+from conftest import tiny_trainer, tiny_training_args
 
 
 def history(tail_loss: float, tail_accuracy: float = 0.25) -> list[dict]:
@@ -68,3 +68,45 @@ def test_a_run_that_does_not_train_the_contrastive_loss_is_not_warned(tmp_path, 
         warnings.simplefilter("always")
         ContrastiveSignalCheck().on_train_end(args, state, None)
     assert any(issubclass(w.category, ContrastiveSignalWarning) for w in caught) is warns
+
+
+def windows(losses_by_step: dict[int, float]) -> list[dict]:
+    rows = [
+        {"step": step, "loss_contrastive": loss, "retrieval_accuracy": 0.1, "contrastive_candidates": 64.0}
+        for step, loss in losses_by_step.items()
+    ]
+    return rows + [{"step": 25, "eval_loss": 1.0}]  # an evaluation row must not count
+
+
+def test_the_signal_between_steps_averages_only_those_windows():
+    log = windows({5: 6.5, 10: 4.2, 15: 4.0, 20: 4.1, 25: 3.9, 30: 1.0})
+    signal = ContrastiveSignal.between_steps(log, 13, 25)
+    assert signal.windows == 3 and signal.loss == pytest.approx(4.0)
+    assert signal.below_random == pytest.approx(math.log(63) - 4.0)
+    assert ContrastiveSignal.between_steps(log, 31, 40) is None
+
+
+def hold_decision(tmp_path, losses_by_step: dict[int, float], margin: float = 0.03, step: int = 25):
+    trainer = tiny_trainer(tmp_path, hold_check_steps=25, hold_margin=margin, logging_steps=5)
+    state = TrainerState(global_step=step, log_history=windows(losses_by_step))
+    control = TrainerControl()
+    trainer.hold_check.on_log(trainer.args, state, control)
+    return trainer.hold_check.held, control.should_training_stop
+
+
+def test_the_hold_check_stops_a_run_whose_loss_stayed_at_its_random_level(tmp_path):
+    # ln 63 = 4.1431; windows 15-25 (the second half of 25 steps) decide, the start windows do not.
+    assert hold_decision(tmp_path, {5: 6.5, 10: 4.0, 15: 4.14, 20: 4.12, 25: 4.13}) == (False, True)  # 0.013 below
+    assert hold_decision(tmp_path, {5: 6.5, 10: 4.2, 15: 4.05, 20: 4.08, 25: 4.09}) == (True, False)  # 0.070 below
+    assert hold_decision(tmp_path, {5: 6.5, 10: 4.2, 15: 4.05, 20: 4.08, 25: 4.09}, margin=0.1) == (False, True)
+    assert hold_decision(tmp_path, {5: 6.5, 10: 4.2}, step=20) == (None, False)  # not yet at the check
+
+
+def test_the_hold_check_needs_windows_before_it_and_a_contrastive_loss(tmp_path):
+    with pytest.raises(ValueError, match="logging_steps <= hold_check_steps / 2"):
+        tiny_training_args(tmp_path, hold_check_steps=8, logging_steps=5)
+    with pytest.raises(ValueError, match="use_contrastive_loss=False"):
+        tiny_training_args(tmp_path, hold_check_steps=8, use_contrastive_loss=False)
+    for name in ("hold_check_steps", "hold_margin", "max_restarts"):
+        with pytest.raises(ValueError, match=f"{name} must be >= 0"):
+            tiny_training_args(tmp_path, **{name: -1})

@@ -137,6 +137,23 @@ def test_resumed_training_reaches_the_same_weights(toy, tmp_path):
         torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0)
 
 
+def test_a_run_without_a_hold_starts_over_from_the_initial_model_with_the_next_data_order(toy, tmp_path):
+    # A margin no loss can meet: the check at step 2 stops the first try, the second (the last, max_restarts 1)
+    # trains to the end. It must equal a plain run with data_seed + 1: same initial model, that order.
+    common = tiny_overrides(toy, tmp_path / "x") + ["--eval_strategy", "no", "--max_steps", "4", "--seed", "7"]
+    common += ["--per_device_train_batch_size", "2"]
+    restarted = ["--hold_check_steps", "2", "--hold_margin", "100", "--max_restarts", "1"]
+    trainer = train(*parse_recipe_args(common + restarted + ["--output_dir", str(tmp_path / "restarted")]))
+    assert trainer.state.global_step == 4 and trainer.hold_check.held is False
+    info = json.loads((tmp_path / "restarted" / "run_info.json").read_text())
+    assert info["data_seed"] == 8 and [(r["data_seed"], r["steps"]) for r in info["restarts"]] == [(7, 2)]
+    train(*parse_recipe_args(common + ["--data_seed", "8", "--output_dir", str(tmp_path / "plain")]))
+    a = load_file(tmp_path / "restarted" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "plain" / "model" / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=0)
+
+
 def test_two_cpu_processes_train_data_parallel(toy, tmp_path):
     argv = tiny_overrides(toy, tmp_path) + ["--eval_strategy", "no", "--per_device_train_batch_size", "2"]
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "HF_HUB_OFFLINE": "1"}

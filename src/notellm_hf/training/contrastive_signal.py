@@ -3,7 +3,8 @@
 A run whose pair texts carry little of what relates the notes (MovieLens co-rating, driven by popularity) can end
 with its loss at the level of scores that cannot tell the positive from the other notes in the batch, and still
 look finished. [`ContrastiveSignal`] measures that from the logged windows; the trainer warns with it at the end of
-training ([`ContrastiveSignalCheck`]) and the quality benchmark reports it next to each trained row.
+training ([`ContrastiveSignalCheck`]), can restart a run that got no hold early on (``hold_check_steps``), and the
+quality benchmark reports it next to each trained row.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class ContrastiveSignalWarning(UserWarning):
 
 @dataclass(frozen=True)
 class ContrastiveSignal:
-    """The last quarter of a run's logged training windows.
+    """Mean figures over some of a run's logged training windows: its last quarter, or a range of steps.
 
     ``loss``: mean contrastive loss; ``retrieval_accuracy``: mean in-batch top-1 accuracy; ``candidates``: rows
     scored per query (the query itself is masked, so ``candidates - 1`` compete); ``windows``: how many logged
@@ -44,16 +45,24 @@ class ContrastiveSignal:
     def from_log_history(cls, log_history: Sequence[dict[str, Any]]) -> ContrastiveSignal | None:
         """The signal of ``Trainer.state.log_history``; ``None`` with fewer than 4 logged training windows (too few
         for a quarter) or without the [`NoteLLMTrainer`]'s contrastive figures (logged together each window)."""
-        keys = ("loss_contrastive", "retrieval_accuracy", "contrastive_candidates")
-        rows = [row for row in log_history if all(key in row for key in keys)]
+        rows = _contrastive_windows(log_history)
         if len(rows) < 4:
             return None
-        last_quarter = rows[-(len(rows) // 4) :]
+        return cls._mean_of(rows[-(len(rows) // 4) :])
+
+    @classmethod
+    def between_steps(cls, log_history: Sequence[dict[str, Any]], first: int, last: int) -> ContrastiveSignal | None:
+        """The signal of the windows logged at steps ``first`` to ``last`` (inclusive); ``None`` if there are none."""
+        rows = [row for row in _contrastive_windows(log_history) if first <= row.get("step", -1) <= last]
+        return cls._mean_of(rows) if rows else None
+
+    @classmethod
+    def _mean_of(cls, rows: Sequence[dict[str, Any]]) -> ContrastiveSignal:
         return cls(
-            loss=sum(row["loss_contrastive"] for row in last_quarter) / len(last_quarter),
-            retrieval_accuracy=sum(row["retrieval_accuracy"] for row in last_quarter) / len(last_quarter),
-            candidates=float(last_quarter[-1]["contrastive_candidates"]),
-            windows=len(last_quarter),
+            loss=sum(row["loss_contrastive"] for row in rows) / len(rows),
+            retrieval_accuracy=sum(row["retrieval_accuracy"] for row in rows) / len(rows),
+            candidates=float(rows[-1]["contrastive_candidates"]),
+            windows=len(rows),
         )
 
     @property
@@ -84,6 +93,12 @@ class ContrastiveSignal:
             "below_random": self.below_random,
             "learned": self.learned,
         }
+
+
+def _contrastive_windows(log_history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The logged training windows that carry the [`NoteLLMTrainer`]'s contrastive figures (logged together)."""
+    keys = ("loss_contrastive", "retrieval_accuracy", "contrastive_candidates")
+    return [row for row in log_history if all(key in row for key in keys)]
 
 
 class ContrastiveSignalCheck(TrainerCallback):

@@ -8,6 +8,7 @@ and [`NoteLLMTrainingArguments`].
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import time
@@ -96,11 +97,18 @@ def train(
         # In the run's precision: bf16 where chosen (3.8x faster forwards on an AMX CPU).
         with torch.autocast(training_args.device.type, dtype=torch.bfloat16, enabled=training_args.bf16):
             init_embedding_head(model, tokenizer, [notes[i] for i in sample], whiten=whiten)
-    if model_args.use_peft:
+    # Each restart of hold_check_steps starts from this same initial model (backbone and head).
+    initial_model = copy.deepcopy(model) if training_args.hold_check_steps else None
+
+    def with_adapters(model: NoteLLMForEmbeddingAndGeneration) -> Any:
+        if not model_args.use_peft:
+            return model
         lora = {"r": model_args.lora_r, "lora_alpha": model_args.lora_alpha, "lora_dropout": model_args.lora_dropout}
         if model_args.lora_target_modules:
             lora["target_modules"] = model_args.lora_target_modules
-        model = apply_lora(model, **lora)
+        return apply_lora(model, **lora)
+
+    model = with_adapters(model)
     rows = {
         "anchor": train_pairs.note_id_a.tolist(),
         "positive": train_pairs.note_id_b.tolist(),
@@ -128,18 +136,37 @@ def train(
         eval_dataset = Dataset.from_dict(
             {"anchor": eval_pairs.note_id_a.tolist(), "positive": eval_pairs.note_id_b.tolist()}
         )
-    trainer = NoteLLMTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=Dataset.from_dict(rows).shuffle(seed=training_args.seed),
-        eval_dataset=eval_dataset,
-        processing_class=tokenizer,
-        data_collator=collator,
-        evaluator=evaluator,
-        callbacks=callbacks,
-    )
+    restarts: list[dict[str, Any]] = []
+    resume = training_args.resume_from_checkpoint
     started = time.time()
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    while True:
+        trainer = NoteLLMTrainer(
+            model=model,
+            args=training_args,
+            train_dataset=Dataset.from_dict(rows).shuffle(seed=training_args.seed),
+            eval_dataset=eval_dataset,
+            processing_class=tokenizer,
+            data_collator=collator,
+            evaluator=evaluator,
+            callbacks=callbacks,
+        )
+        check = trainer.hold_check
+        if check is not None:
+            check.stops = len(restarts) < training_args.max_restarts  # the last try trains to the end
+        trainer.train(resume_from_checkpoint=resume)
+        if check is None or check.held is not False or not check.stops:
+            break
+        data_seed = training_args.seed if training_args.data_seed is None else training_args.data_seed
+        restarts.append({"data_seed": data_seed, "steps": trainer.state.global_step, **check.signal.to_dict()})
+        if training_args.process_index == 0:
+            print(
+                f"no hold at step {trainer.state.global_step}: the contrastive loss was "
+                f"{check.signal.below_random:.3f} below its random level (hold_margin {training_args.hold_margin}); "
+                f"starting over with data_seed {data_seed + 1}",
+                flush=True,
+            )
+        training_args.data_seed, resume = data_seed + 1, None
+        model = with_adapters(copy.deepcopy(initial_model))
     train_seconds = time.time() - started
     if trainer.is_world_process_zero():
         final = model.merge_and_unload() if model_args.use_peft else model
@@ -150,7 +177,12 @@ def train(
             "world_size": training_args.world_size,
             "max_steps": training_args.max_steps,
             "steps_done": trainer.state.global_step,
-            "train_seconds": round(train_seconds, 1),
+            "train_seconds": round(train_seconds, 1),  # restarts included
+            "data_seed": training_args.seed if training_args.data_seed is None else training_args.data_seed,
+            "restarts": restarts,  # the tries hold_check_steps stopped: their data_seed, step and contrastive signal
+            "hold": None
+            if trainer.hold_check is None or trainer.hold_check.signal is None
+            else {"held": trainer.hold_check.held, **trainer.hold_check.signal.to_dict()},
             "train_pairs": len(train_pairs),
             "eval_pairs": 0 if eval_pairs is None else len(eval_pairs),
             "model_args": {

@@ -15,7 +15,7 @@ from transformers.trainer_utils import EvalLoopOutput
 
 from ..models.notellm.modeling_notellm import NoteLLMOutput
 from ..models.notellm.processing_notellm import IGNORE_INDEX
-from .contrastive_signal import ContrastiveSignalCheck
+from .contrastive_signal import ContrastiveSignal, ContrastiveSignalCheck
 from .data_collator import NoteLLMCollator
 from .lora import unwrap_peft
 from .losses import NoteLLMContrastiveLoss
@@ -83,6 +83,37 @@ class _TrainingTimeBudget(TrainerCallback):
             control.should_training_stop = True
 
 
+class ContrastiveHoldCheck(TrainerCallback):
+    """At ``args.hold_check_steps``: stops a run whose contrastive loss over the second half of those steps is not
+    ``args.hold_margin`` below its random level, so that the recipe can start it over with another data order.
+
+    Why: on MovieLens a one-pass run either leaves the random level within its first ~20 steps or stays there for
+    most of the pass, and which one follows from the data order (benchmarks/RESULTS.md, rounds 22c and 29c); runs
+    that stayed scored less. Dodge et al. (2020, "Fine-Tuning Pretrained Language Models: Weight Initializations,
+    Data Orders, and Early Stopping") stop unpromising data orders early for the same reason; this reads the training
+    loss only, so no evaluation data is needed. ``held``: ``None`` until decided (or when no window was logged in the
+    range, e.g. a run resumed past it), then whether the loss had its hold; every process takes the same decision.
+    The recipe starts a stopped run over ([`notellm_hf.training.recipe.train`]) and sets ``stops`` to False for its
+    last try, which then only records the decision.
+    """
+
+    def __init__(self, trainer: NoteLLMTrainer) -> None:
+        self.trainer, self.held, self.signal, self.stops = trainer, None, None, True
+
+    def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        steps = args.hold_check_steps
+        if self.held is not None or state.global_step < steps:
+            return
+        self.signal = ContrastiveSignal.between_steps(state.log_history, steps // 2 + 1, steps)
+        if self.signal is None:
+            return
+        no_hold = torch.tensor([float(self.signal.below_random < args.hold_margin)], device=args.device)
+        if self.trainer.accelerator.num_processes > 1:
+            no_hold = self.trainer.accelerator.reduce(no_hold, reduction="sum")
+        self.held = no_hold.item() == 0
+        control.should_training_stop = control.should_training_stop or (self.stops and not self.held)
+
+
 class NoteLLMTrainer(Trainer):
     """A `Trainer` for NoteLLM (plain or PEFT-wrapped) on datasets of related-note pairs.
 
@@ -133,6 +164,9 @@ class NoteLLMTrainer(Trainer):
         if args.max_train_seconds is not None:
             self.add_callback(_TrainingTimeBudget(self, args.max_train_seconds))
         self.add_callback(ContrastiveSignalCheck())
+        self.hold_check = ContrastiveHoldCheck(self) if args.hold_check_steps else None
+        if self.hold_check is not None:
+            self.add_callback(self.hold_check)
         self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler | None:
@@ -149,13 +183,18 @@ class NoteLLMTrainer(Trainer):
                 )
             rows_per_step = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
             lead_rows = self.args.strong_pairs_first_steps * rows_per_step
-            return StrongPairsFirstSampler(dataset["score"], lead_rows, seed=self.args.seed)
+            return StrongPairsFirstSampler(dataset["score"], lead_rows, seed=self._data_seed)
         if not self.args.same_category_batches:
             return super()._get_train_sampler(train_dataset)
         if not isinstance(self.data_collator, NoteLLMCollator):
             raise ValueError("same_category_batches reads the anchors' categories through a NoteLLMCollator")
         categories = self.data_collator.anchor_categories(dataset)
-        return SameCategorySampler(categories, self.args.train_batch_size, seed=self.args.seed)
+        return SameCategorySampler(categories, self.args.train_batch_size, seed=self._data_seed)
+
+    @property
+    def _data_seed(self) -> int:
+        """The seed of the training order: ``data_seed`` where set, as for the Trainer's own samplers."""
+        return self.args.seed if self.args.data_seed is None else self.args.data_seed
 
     def evaluation_loop(
         self,

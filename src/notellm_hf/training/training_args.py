@@ -97,6 +97,20 @@ class NoteLLMTrainingArguments(TrainingArguments):
             "batches from the start."
         },
     )
+    hold_check_steps: int = field(
+        default=0,
+        metadata={
+            "help": "Restart a run whose contrastive loss got no hold: at this step, if the mean contrastive loss of "
+            "the logged windows in the second half of these steps is not at least hold_margin below its random level "
+            "ln(candidates - 1), training starts over from the same initial model with the next data order "
+            "(data_seed + 1), at most max_restarts times; the last try trains on whatever its loss. The training "
+            "time and max_train_seconds count per try. 0 (default): no check."
+        },
+    )
+    hold_margin: float = field(
+        default=0.03, metadata={"help": "How far below its random level the loss must be at hold_check_steps."}
+    )
+    max_restarts: int = field(default=2, metadata={"help": "How many times hold_check_steps may restart a run."})
     # The collator needs the raw note columns; contrastive batches must be equal across processes.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep note columns for the collator."})
     dataloader_drop_last: bool = field(default=True, metadata={"help": "Drop the last incomplete batch."})
@@ -136,6 +150,18 @@ class NoteLLMTrainingArguments(TrainingArguments):
                 raise ValueError(
                     f"{name} sets the batches' order itself; train_sampling_strategy "
                     f"{self.train_sampling_strategy!r} would be ignored: leave it 'random'"
+                )
+        for name in ("hold_check_steps", "hold_margin", "max_restarts"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.hold_check_steps:
+            if not self.use_contrastive_loss:
+                raise ValueError("hold_check_steps reads the contrastive loss, which use_contrastive_loss=False skips")
+            if self.logging_strategy != "steps" or not 1 <= self.logging_steps <= self.hold_check_steps / 2:
+                raise ValueError(
+                    "hold_check_steps reads the windows logged in the second half of its steps: log every "
+                    f"logging_steps <= hold_check_steps / 2 = {self.hold_check_steps / 2:g} steps (got "
+                    f"logging_strategy {self.logging_strategy!r}, logging_steps {self.logging_steps})"
                 )
         if self.remove_unused_columns:
             raise ValueError("remove_unused_columns=True would drop the note columns the NoteLLM collator reads")
