@@ -165,7 +165,7 @@ def train(
                 f"starting over with data_seed {data_seed + 1}",
                 flush=True,
             )
-        training_args.data_seed, resume = data_seed + 1, None
+        training_args.data_seed, resume = data_seed + 1, None  # the args then name the order the model trained on
         model = with_adapters(copy.deepcopy(initial_model))
     train_seconds = time.time() - started
     if trainer.is_world_process_zero():

@@ -88,13 +88,14 @@ class ContrastiveHoldCheck(TrainerCallback):
     ``args.hold_margin`` below its random level, so that the recipe can start it over with another data order.
 
     Why: on MovieLens a one-pass run either leaves the random level within its first ~20 steps or stays there for
-    most of the pass, and which one follows from the data order (benchmarks/RESULTS.md, rounds 22c and 29c); runs
-    that stayed scored less. Dodge et al. (2020, "Fine-Tuning Pretrained Language Models: Weight Initializations,
-    Data Orders, and Early Stopping") stop unpromising data orders early for the same reason; this reads the training
-    loss only, so no evaluation data is needed. ``held``: ``None`` until decided (or when no window was logged in the
-    range, e.g. a run resumed past it), then whether the loss had its hold; every process takes the same decision.
-    The recipe starts a stopped run over ([`notellm_hf.training.recipe.train`]) and sets ``stops`` to False for its
-    last try, which then only records the decision.
+    most of the pass, runs that stayed scored less, and the data order alone moved one seed from the second kind to
+    the first (benchmarks/RESULTS.md, rounds 22c and 29c; round 30: the same seed found no hold in three other
+    orders, so a hold is not assured within a few restarts). Dodge et al. (2020, "Fine-Tuning Pretrained Language
+    Models: Weight Initializations, Data Orders, and Early Stopping") stop unpromising data orders early for the same
+    reason; this reads the training loss only, so no evaluation data is needed. ``held``: ``None`` until decided (or
+    when no window was logged in the range, e.g. a run resumed past it), then whether the loss had its hold; every
+    process takes the same decision. The recipe starts a stopped run over ([`notellm_hf.training.recipe.train`]) and
+    sets ``stops`` to False for its last try, which then only records the decision.
     """
 
     def __init__(self, trainer: NoteLLMTrainer) -> None:
