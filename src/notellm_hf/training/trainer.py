@@ -15,7 +15,7 @@ from transformers.trainer_utils import EvalLoopOutput
 
 from ..models.notellm.modeling_notellm import NoteLLMOutput
 from ..models.notellm.processing_notellm import IGNORE_INDEX
-from .contrastive_signal import ContrastiveSignal, ContrastiveSignalCheck
+from .contrastive_signal import ContrastiveHoldCheck, ContrastiveSignalCheck
 from .data_collator import NoteLLMCollator
 from .lora import unwrap_peft
 from .losses import NoteLLMContrastiveLoss
@@ -81,38 +81,6 @@ class _TrainingTimeBudget(TrainerCallback):
             over = self.trainer.accelerator.reduce(over, reduction="sum")
         if over.item() > 0:
             control.should_training_stop = True
-
-
-class ContrastiveHoldCheck(TrainerCallback):
-    """At ``args.hold_check_steps``: stops a run whose contrastive loss over the second half of those steps is not
-    ``args.hold_margin`` below its random level, so that the recipe can start it over with another data order.
-
-    Why: on MovieLens a one-pass run either leaves the random level within its first ~20 steps or stays there for
-    most of the pass, runs that stayed scored less, and the data order alone moved one seed from the second kind to
-    the first (benchmarks/RESULTS.md, rounds 22c and 29c; round 30: the same seed found no hold in three other
-    orders, so a hold is not assured within a few restarts). Dodge et al. (2020, "Fine-Tuning Pretrained Language
-    Models: Weight Initializations, Data Orders, and Early Stopping") stop unpromising data orders early for the same
-    reason; this reads the training loss only, so no evaluation data is needed. ``held``: ``None`` until decided (or
-    when no window was logged in the range, e.g. a run resumed past it), then whether the loss had its hold; every
-    process takes the same decision. The recipe starts a stopped run over ([`notellm_hf.training.recipe.train`]) and
-    sets ``stops`` to False for its last try, which then only records the decision.
-    """
-
-    def __init__(self, trainer: NoteLLMTrainer) -> None:
-        self.trainer, self.held, self.signal, self.stops = trainer, None, None, True
-
-    def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        steps = args.hold_check_steps
-        if self.held is not None or state.global_step < steps:
-            return
-        self.signal = ContrastiveSignal.between_steps(state.log_history, steps // 2 + 1, steps)
-        if self.signal is None:
-            return
-        no_hold = torch.tensor([float(self.signal.below_random < args.hold_margin)], device=args.device)
-        if self.trainer.accelerator.num_processes > 1:
-            no_hold = self.trainer.accelerator.reduce(no_hold, reduction="sum")
-        self.held = no_hold.item() == 0
-        control.should_training_stop = control.should_training_stop or (self.stops and not self.held)
 
 
 class NoteLLMTrainer(Trainer):
