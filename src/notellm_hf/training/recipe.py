@@ -156,7 +156,7 @@ def train(
         trainer.train(resume_from_checkpoint=resume)
         if check is None or check.held is not False or not check.stops:
             break
-        data_seed = training_args.seed if training_args.data_seed is None else training_args.data_seed
+        data_seed = training_args.order_seed
         restarts.append({"data_seed": data_seed, "steps": trainer.state.global_step, **check.signal.to_dict()})
         if training_args.process_index == 0:
             print(
@@ -166,7 +166,8 @@ def train(
                 flush=True,
             )
         training_args.data_seed, resume = data_seed + 1, None  # the args then name the order the model trained on
-        model = with_adapters(copy.deepcopy(initial_model))
+        last_try = len(restarts) == training_args.max_restarts
+        model = with_adapters(initial_model if last_try else copy.deepcopy(initial_model))  # no copy for the last
     train_seconds = time.time() - started
     if trainer.is_world_process_zero():
         final = model.merge_and_unload() if model_args.use_peft else model
@@ -178,7 +179,7 @@ def train(
             "max_steps": training_args.max_steps,
             "steps_done": trainer.state.global_step,
             "train_seconds": round(train_seconds, 1),  # restarts included
-            "data_seed": training_args.seed if training_args.data_seed is None else training_args.data_seed,
+            "data_seed": training_args.order_seed,
             "restarts": restarts,  # the tries hold_check_steps stopped: their data_seed, step and contrastive signal
             "hold": None
             if trainer.hold_check is None or trainer.hold_check.signal is None

@@ -152,18 +152,13 @@ class NoteLLMTrainer(Trainer):
                 )
             rows_per_step = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
             lead_rows = self.args.strong_pairs_first_steps * rows_per_step
-            return StrongPairsFirstSampler(dataset["score"], lead_rows, seed=self._data_seed)
+            return StrongPairsFirstSampler(dataset["score"], lead_rows, seed=self.args.order_seed)
         if not self.args.same_category_batches:
             return super()._get_train_sampler(train_dataset)
         if not isinstance(self.data_collator, NoteLLMCollator):
             raise ValueError("same_category_batches reads the anchors' categories through a NoteLLMCollator")
         categories = self.data_collator.anchor_categories(dataset)
-        return SameCategorySampler(categories, self.args.train_batch_size, seed=self._data_seed)
-
-    @property
-    def _data_seed(self) -> int:
-        """The seed of the training order: ``data_seed`` where set, as for the Trainer's own samplers."""
-        return self.args.seed if self.args.data_seed is None else self.args.data_seed
+        return SameCategorySampler(categories, self.args.train_batch_size, seed=self.args.order_seed)
 
     def evaluation_loop(
         self,

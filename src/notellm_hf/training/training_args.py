@@ -103,8 +103,8 @@ class NoteLLMTrainingArguments(TrainingArguments):
             "help": "Restart a run whose contrastive loss got no hold: at this step, if the mean contrastive loss of "
             "the logged windows in the second half of these steps is not at least hold_margin below its random level "
             "ln(candidates - 1), training starts over from the same initial model with the next data order "
-            "(data_seed + 1), at most max_restarts times; the last try trains on whatever its loss. The training "
-            "time and max_train_seconds count per try. 0 (default): no check."
+            "(data_seed + 1), at most max_restarts times; the last try trains on whatever its loss. "
+            "max_train_seconds counts per try; run_info.json's train_seconds covers all tries. 0 (default): no check."
         },
     )
     hold_margin: float = field(
@@ -114,6 +114,11 @@ class NoteLLMTrainingArguments(TrainingArguments):
     # The collator needs the raw note columns; contrastive batches must be equal across processes.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep note columns for the collator."})
     dataloader_drop_last: bool = field(default=True, metadata={"help": "Drop the last incomplete batch."})
+
+    @property
+    def order_seed(self) -> int:
+        """The seed of the training order: ``data_seed`` where set, else ``seed`` (as for the Trainer's samplers)."""
+        return self.seed if self.data_seed is None else self.data_seed
 
     def __post_init__(self) -> None:
         if self.auto_bf16:  # before TrainingArguments checks bf16 against the device
