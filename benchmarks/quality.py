@@ -118,6 +118,9 @@ VARIANTS = {
     # Twice the configs' rate: on MovieLens seed 2 at alpha 3 less rate scored less (5e-5: 14.72, linear decay from
     # 2e-4: 14.35, 2e-4 held: 19.21; rounds 24c, 29). Dev, seed 2: level (-0.23 Avg, round 29b). Not kept.
     "lr 4e-4": "--learning_rate 4e-4",
+    # Head outputs centred on the batch mean before normalising (a running mean when serving): keeps the cosines
+    # from squeezing into the narrow band where runs without a hold sat (round 30c).
+    "centred embeddings": "--center_embeddings true",
 }
 
 

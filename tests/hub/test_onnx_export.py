@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from notellm_hf.cli import main
 from notellm_hf.hub import NoteTextRenderer, OnnxNoteEncoder, add_onnx_files, export_sentence_transformers
@@ -12,8 +13,11 @@ LONG_NOTE = {"note_id": "long", "title": "Mountain pasta " * 40, "content": "A l
 NOTES = [*TOY_NOTES, LONG_NOTE]
 
 
-def test_onnx_files_embed_like_encode_notes_and_int8_stays_close(tmp_path):
-    model, tokenizer = make_model("qwen2")
+@pytest.mark.parametrize("centred", [False, True])
+def test_onnx_files_embed_like_encode_notes_and_int8_stays_close(tmp_path, centred):
+    model, tokenizer = make_model("qwen2", center_embeddings=centred)
+    if centred:  # the Dense layer's bias carries the running mean
+        model.embedding_center.copy_(torch.linspace(-0.5, 0.5, 16))
     model.eval().save_pretrained(tmp_path / "trained")
     tokenizer.save_pretrained(tmp_path / "trained")
     out = tmp_path / "stock"

@@ -82,6 +82,16 @@ def test_other_readouts_render_and_pool_as_encode_notes(tmp_path, readout, text_
     torch.testing.assert_close(torch.tensor(got["embeddings"]), model.encode_notes(tokenizer, NOTES), atol=1e-5, rtol=0)
 
 
+def test_a_centred_model_exports_its_running_mean_as_the_dense_bias(tmp_path):
+    model, tokenizer = make_model("llama", center_embeddings=True)
+    model.embedding_center.copy_(torch.linspace(-0.5, 0.5, 16))
+    model.save_pretrained(tmp_path / "trained")
+    tokenizer.save_pretrained(tmp_path / "trained")
+    out = export_sentence_transformers(tmp_path / "trained", tmp_path / "stock")
+    got = encode_fresh(out, NoteTextRenderer.from_pretrained(out)(NOTES))
+    torch.testing.assert_close(torch.tensor(got["embeddings"]), model.encode_notes(tokenizer, NOTES), atol=1e-5, rtol=0)
+
+
 def test_renderer_reads_a_notellm_folder_like_its_stock_export(tmp_path):
     source, _, _ = saved(tmp_path)
     out = export_sentence_transformers(source, tmp_path / "stock")

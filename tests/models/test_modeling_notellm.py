@@ -258,6 +258,35 @@ def test_remote_code_loads_without_the_package(tmp_path, tiny):
     assert set(out["cats"]) <= {"Food", "Travel"} and out["padding_side"] == "left"
 
 
+def test_a_centred_model_trains_on_raw_head_outputs_and_serves_them_minus_its_running_mean(tmp_path):
+    """center_embeddings: the training-mode forward hands the trainer the head outputs as they are (it removes the
+    batch's mean); serving subtracts the saved running mean, then normalises, in the package and in remote code."""
+    model, tokenizer = make_model("llama", center_embeddings=True)
+    assert "embedding_center" not in dict(make_model("llama")[0].named_buffers())  # the paper's model: unchanged
+    center = torch.linspace(-0.5, 0.5, 16)
+    model.embedding_center.copy_(center)
+    head_outputs = []
+    model.embedding_head.register_forward_hook(lambda _, __, out: head_outputs.append(out.detach().float()))
+    batch = model.tokenize_notes(tokenizer, TOY_NOTES[:4])
+    torch.testing.assert_close(model.train()(**batch).embeddings.detach(), head_outputs[-1])
+    served = model.eval()(**batch).embeddings
+    shifted = head_outputs[-1] - center
+    torch.testing.assert_close(served, shifted / shifted.norm(dim=1, keepdim=True))
+    plain = head_outputs[-1] / head_outputs[-1].norm(dim=1, keepdim=True)
+    assert (served * plain).sum(dim=1).max() < 0.99  # the mean removed changes the embedding
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", REMOTE_SCRIPT, str(tmp_path), json.dumps(TOY_NOTES[:4])],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    remote = torch.tensor(json.loads(result.stdout.strip().splitlines()[-1])["emb"])
+    torch.testing.assert_close(remote, model.encode_notes(tokenizer, TOY_NOTES[:4]), atol=1e-6, rtol=0)
+
+
 def test_from_backbone_loads_a_local_folder(tmp_path):
     tokenizer = build_tokenizer()
     backbone = tiny_backbone("qwen2", len(tokenizer))

@@ -76,6 +76,8 @@ def test_arguments_are_validated(tmp_path):
         tiny_training_args(tmp_path, length_sorted_chunk_size=0)
     with pytest.raises(ValueError, match="alternatives"):
         tiny_training_args(tmp_path, length_sorted_chunk_size=4, mini_batch_size=4)
+    with pytest.raises(ValueError, match="embedding_center_momentum"):
+        tiny_training_args(tmp_path, embedding_center_momentum=0)
     model, tokenizer = make_model("llama")
     with pytest.raises(ValueError, match="processing_class"):
         NoteLLMTrainer(model=model, args=tiny_training_args(tmp_path), train_dataset=pair_dataset())
@@ -135,6 +137,33 @@ def test_recall_evaluator_as_a_plain_trainer_callback(tmp_path):
     assert any("eval_dev_avg" in entry for entry in trainer.state.log_history)
 
 
+def test_centring_trains_on_the_batch_mean_removed_and_moves_the_running_mean(tmp_path):
+    """With center_embeddings the loss is the paper's formula (written out in test_losses) on each batch's head
+    outputs minus their own mean, and the serving mean moves by the momentum towards that mean (not in evaluation)."""
+    from test_losses import reference_loss
+
+    from notellm_hf import NoteLLMCollator
+
+    model, tokenizer = make_model("llama", center_embeddings=True)
+    args = tiny_training_args(tmp_path, alpha=0.0, embedding_center_momentum=0.25)  # alpha 0: the loss is L_cl
+    trainer = NoteLLMTrainer(model=model, args=args, processing_class=tokenizer)
+    batch = NoteLLMCollator(tokenizer, hashtag_ratio=0.5, seed=3)(list(pair_dataset(1)))
+    with torch.no_grad():
+        raw = (
+            model.train()(**{k: v for k, v in batch.items() if k not in ("note_keys", "query_rows")})
+            .embeddings.double()
+            .numpy()
+        )
+    keys, scale = batch["note_keys"].tolist(), model.logit_scale().item()
+    loss = trainer.compute_loss(model, dict(batch)).item()
+    assert loss == pytest.approx(reference_loss(raw - raw.mean(axis=0), keys, scale), rel=1e-5)
+    assert abs(loss - reference_loss(raw, keys, scale)) > 0.05  # centring changes what the loss sees
+    expected_center = 0.25 * torch.tensor(raw.mean(axis=0), dtype=torch.float32)
+    torch.testing.assert_close(model.embedding_center, expected_center)
+    trainer.compute_loss(model.eval(), dict(batch))
+    torch.testing.assert_close(model.embedding_center, expected_center)
+
+
 def test_length_sorted_chunks_sort_rows_and_drop_all_padding_columns():
     from notellm_hf.training.trainer import length_sorted_chunks
 
@@ -153,15 +182,16 @@ def test_length_sorted_chunks_sort_rows_and_drop_all_padding_columns():
 
 
 @pytest.mark.parametrize("chunking", ["mini_batch_size", "length_sorted_chunk_size"])
-@pytest.mark.parametrize("variant", ["full", "lora", "top_layer", "negatives"])
+@pytest.mark.parametrize("variant", ["full", "lora", "top_layer", "negatives", "centred"])
 def test_chunked_steps_give_the_full_batch_gradients(tmp_path, variant, chunking):
-    """GradCache and the length-sorted forward both equal one step over the padded batch."""
+    """GradCache and the length-sorted forward both equal one step over the padded batch (with centring too: the
+    chunks must be centred on the whole batch's mean, not their own)."""
     import copy
 
     from notellm_hf import NoteLLMCollator, apply_lora
     from notellm_hf.training.partial_finetuning import freeze_bottom_layers
 
-    model, tokenizer = make_model("qwen2")
+    model, tokenizer = make_model("qwen2", center_embeddings=variant == "centred")
     if variant == "lora":
         model = apply_lora(model, r=4, lora_alpha=8)
         with torch.no_grad():  # non-zero adapters, so their gradients are not trivially equal
@@ -193,10 +223,16 @@ def test_chunked_steps_give_the_full_batch_gradients(tmp_path, variant, chunking
         hits = 8 if chunking == "mini_batch_size" else 0
         assert (trainer.prefix_cache.misses, trainer.prefix_cache.hits) == (8, hits)
     (full, full_loss), (cached, cached_loss) = grads
+    if variant == "centred":
+        torch.testing.assert_close(twin.embedding_center, model.embedding_center)
+        assert model.embedding_center.abs().sum() > 0  # the batch mean moved the running mean
     assert cached_loss == pytest.approx(full_loss, rel=1e-5)
     assert full.keys() == cached.keys() and any("logit_scale" in n for n in full)
+    # Centring the tiny model's nearly equal outputs divides by their small spread (gradients up to ~50), which
+    # scales float32 rounding as well: agreement is judged relative to the largest gradient.
+    atol = 1e-5 * max(1.0, max(grad.abs().max().item() for grad in full.values()))
     for name in full:
-        torch.testing.assert_close(cached[name], full[name], atol=1e-5, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(cached[name], full[name], atol=atol, rtol=1e-4, msg=lambda m, n=name: f"{n}: {m}")
 
 
 def _chunked_step_rank(rank: int, port: int, queue) -> None:

@@ -125,7 +125,7 @@ def _mlp_down_projections(path: Path, intermediate_size: int) -> list[str]:
 
 class OnnxNoteEncoder:
     """Embeds rendered note texts with an export's ONNX graph on ONNX Runtime: the stock modules' computation
-    (last-token pooling, bias-free Dense, Normalize) in NumPy around the graph."""
+    (last-token pooling, Dense, Normalize) in NumPy around the graph."""
 
     def __init__(self, folder: str | Path, kind: str = "int8", threads: int | None = None) -> None:
         _require_onnx()
@@ -139,6 +139,8 @@ class OnnxNoteEncoder:
         modules = {module["type"].rsplit(".", 1)[-1]: module for module in _read(folder / "modules.json")}
         dense = load_file(str(folder / modules["Dense"]["path"] / "model.safetensors"))
         self.head = dense["linear.weight"].T.astype(np.float32)
+        # A centred model's running mean, negated (stock_export); zero for the paper's bias-free head.
+        self.bias = dense["linear.bias"].astype(np.float32) if "linear.bias" in dense else np.float32(0.0)
         self.normalize = "Normalize" in modules
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         options = onnxruntime.SessionOptions()
@@ -154,7 +156,7 @@ class OnnxNoteEncoder:
             batch = padded_batch([sequences[i] for i in index], self.tokenizer.pad_token_id, side="left")
             feeds = {name: tensor.numpy() for name, tensor in batch.items()}
             hidden = self.session.run(None, feeds)[0]
-            embeddings = hidden[:, -1] @ self.head  # left padding: every row's last token is its read-out
+            embeddings = hidden[:, -1] @ self.head + self.bias  # left padding: every row's last token is its read-out
             if self.normalize:
                 embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
             result[index] = embeddings

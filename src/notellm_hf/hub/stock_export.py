@@ -59,9 +59,13 @@ def stock_sentence_transformer(model: Any, tokenizer: Any, staging: Path) -> Any
         # The renderer bounds every field, so the engine must never cut the text (that would drop the read-out).
         max_seq_length=model.config.text_config.max_position_embeddings,
     )
-    head = Dense(hidden, dim, bias=False, activation_function=nn.Identity())
+    # A centred model subtracts its running mean head output before normalising: the Dense layer's bias.
+    centred = model.config.center_embeddings
+    head = Dense(hidden, dim, bias=centred, activation_function=nn.Identity())
     with torch.no_grad():
         head.linear.weight.copy_(model.embedding_head.weight.float())
+        if centred:
+            head.linear.bias.copy_(-model.embedding_center.float())
     modules = [transformer, Pooling(hidden, pooling_mode=stock_pooling_mode(model.config.readout)), head]
     if model.config.normalize_embeddings:
         modules.append(Normalize())

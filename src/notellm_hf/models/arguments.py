@@ -25,6 +25,13 @@ class NoteLLMArguments:
         },
     )
     initial_tau: float = field(default=3.0, metadata={"help": "Initial log-scale tau of the contrastive loss."})
+    center_embeddings: bool = field(
+        default=False,
+        metadata={
+            "help": "Subtract the mean head output before normalising: each training batch's own mean, the running "
+            "mean when serving (not in the paper; keeps the cosines from squeezing into a narrow band)."
+        },
+    )
     prompt_preset: str = field(
         default="en",
         metadata={"help": "Prompt wording: 'en' (paper) or 'zh' (authors' code).", "choices": tuple(PRESETS)},
@@ -59,5 +66,6 @@ class NoteLLMArguments:
             "embedding_dim": self.embedding_dim,
             "readout": self.readout,
             "initial_tau": self.initial_tau,
+            "center_embeddings": self.center_embeddings,
             "prompt": self.prompt().to_dict(),
         }

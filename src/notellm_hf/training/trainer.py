@@ -234,6 +234,19 @@ class NoteLLMTrainer(Trainer):
         embeddings = torch.cat([out.embeddings for out in outputs])[_row_order(chunks)]
         return NoteLLMOutput(loss=loss, embeddings=embeddings, logit_scale=outputs[0].logit_scale)
 
+    def _batch_centred(self, model: nn.Module, embeddings: torch.Tensor) -> torch.Tensor:
+        """With the model's ``center_embeddings``, in training: the batch's head outputs minus their own mean (the
+        gradient flows through it, as in batch norm), and that mean moved into the running ``embedding_center`` that
+        serving subtracts. Otherwise the embeddings as they are. Per process: each rank centres its own rows."""
+        notellm = unwrap_peft(self.accelerator.unwrap_model(model))
+        if not (notellm.config.center_embeddings and model.training):
+            return embeddings
+        mean = embeddings.mean(dim=0)
+        with torch.no_grad():
+            center = notellm.embedding_center
+            center.lerp_(mean.detach().to(center.dtype), self.args.embedding_center_momentum)
+        return embeddings - mean
+
     def compute_loss(
         self,
         model: nn.Module,
@@ -245,7 +258,8 @@ class NoteLLMTrainer(Trainer):
         note_keys, query_rows = inputs.pop("note_keys"), inputs.pop("query_rows", None)
         chunked = self.args.length_sorted_chunk_size is not None
         outputs = self._chunked_forward(model, inputs) if chunked else self._forward(model, inputs)
-        contrastive = self.contrastive_loss(outputs.embeddings, note_keys, outputs.logit_scale, query_rows)
+        embeddings = self._batch_centred(model, outputs.embeddings)
+        contrastive = self.contrastive_loss(embeddings, note_keys, outputs.logit_scale, query_rows)
         generation = outputs.loss if outputs.loss is not None else contrastive.loss.new_zeros(())
         if self.args.use_contrastive_loss:
             loss = (contrastive.loss + self.args.alpha * generation) / (1.0 + self.args.alpha)
@@ -283,7 +297,7 @@ class NoteLLMTrainer(Trainer):
         cached = torch.cat(embeddings)[_row_order(chunks)].requires_grad_(True)
         scale = out.logit_scale.detach().requires_grad_(True)
         alpha, steps = self.args.alpha, self.current_gradient_accumulation_steps
-        contrastive = self.contrastive_loss(cached, note_keys, scale, query_rows)
+        contrastive = self.contrastive_loss(self._batch_centred(model, cached), note_keys, scale, query_rows)
         (contrastive.loss / (1.0 + alpha)).backward()
         total = label_tokens(inputs["labels"]).clamp(min=1)
         generation = torch.zeros((), device=cached.device)

@@ -65,6 +65,13 @@ class NoteLLMTrainingArguments(TrainingArguments):
     head_lr_multiplier: float = field(
         default=1.0, metadata={"help": "Learning rate of the embedding head as a multiple of learning_rate."}
     )
+    embedding_center_momentum: float = field(
+        default=0.1,
+        metadata={
+            "help": "With the model's center_embeddings: how far each training batch's mean moves the running mean "
+            "that serving subtracts (batch norm's default, 0.1: about the last ten batches count)."
+        },
+    )
     auto_bf16: bool = field(
         default=False,
         metadata={
@@ -142,6 +149,8 @@ class NoteLLMTrainingArguments(TrainingArguments):
         for name in ("tau_lr_multiplier", "head_lr_multiplier"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 < self.embedding_center_momentum <= 1:
+            raise ValueError(f"embedding_center_momentum must be in (0, 1], got {self.embedding_center_momentum}")
         if self.max_train_seconds is not None and self.max_train_seconds < 0:
             raise ValueError(f"max_train_seconds must be >= 0, got {self.max_train_seconds}")
         if self.prefix_cache_gb < 0:

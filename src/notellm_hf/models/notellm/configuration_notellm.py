@@ -24,6 +24,11 @@ class NoteLLMConfig(PreTrainedConfig):
             embedding directly, as in mean-pooling encoders such as all-MiniLM-L6-v2).
         initial_tau: initial value of the learnable log-scale ``tau`` (similarities are scaled by ``e^tau``).
         normalize_embeddings: L2-normalise embeddings (cosine similarity, as in the paper).
+        center_embeddings: subtract the mean head output before normalising (not in the paper). Training centres
+            each batch on its own mean (the trainer does it, as batch norm does; the model's training-mode
+            forward then returns the head outputs as they are); serving subtracts the running mean kept in the
+            ``embedding_center`` buffer. Why: without it the head outputs can all gain one shared direction,
+            which squeezes every cosine into a narrow band where the contrastive loss sits at its random level.
         embedding_only: build without the LM head, for serving embeddings (pass ``embedding_only=True`` to
             ``from_pretrained``; generation is then unavailable and the head's weights are not loaded).
         prompt: settings of the Note Compression Prompt (``NoteCompressionPrompt.to_dict()``); ``None`` is the
@@ -40,6 +45,7 @@ class NoteLLMConfig(PreTrainedConfig):
     readout: str = "before_emb"
     initial_tau: float = 3.0
     normalize_embeddings: bool = True
+    center_embeddings: bool = False
     prompt: dict[str, Any] | None = None
     embedding_only: bool = False
 

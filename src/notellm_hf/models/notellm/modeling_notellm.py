@@ -91,6 +91,8 @@ class NoteLLMPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.Linear):
             std = getattr(self.config.text_config, "initializer_range", 0.02)
             init.normal_(module.weight, mean=0.0, std=std)
+        if isinstance(getattr(module, "embedding_center", None), torch.Tensor):
+            init.zeros_(module.embedding_center)
 
 
 class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
@@ -115,6 +117,9 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         self.language_model = language_model
         self.embedding_head = nn.Linear(config.text_config.hidden_size, config.embedding_dim, bias=False)
         self.logit_scale = NoteLLMLogitScale(config.initial_tau)
+        if config.center_embeddings:
+            # The running mean of the head outputs over training batches (the trainer updates it), for serving.
+            self.register_buffer("embedding_center", torch.zeros(config.embedding_dim))
         self.post_init()
 
     # ---- construction ----
@@ -237,6 +242,12 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             rows = torch.arange(input_ids.shape[0], device=input_ids.device)
             state = hidden[rows, emb - 1 if self.config.readout == "before_emb" else emb]
         embeddings = self.embedding_head(state).float()
+        if self.config.center_embeddings:
+            if self.training:
+                # The batch's own mean is subtracted (and the rows normalised) by the contrastive loss's caller,
+                # which sees the whole batch; a chunk of it here would be centred on the wrong mean.
+                return embeddings
+            embeddings = embeddings - self.embedding_center.float()
         return F.normalize(embeddings, dim=-1) if self.config.normalize_embeddings else embeddings
 
     def _cache_keyword(self) -> str:
