@@ -42,9 +42,12 @@ def test_too_few_windows_give_no_signal():
     assert ContrastiveSignal.from_log_history([{"loss_contrastive": 1.0}] * 8) is None  # no candidate count logged
 
 
-@pytest.mark.parametrize(("tail_loss", "warns"), [(1.90, True), (1.80, False)])
-def test_a_contrastive_loss_left_at_its_random_level_is_reported(tail_loss, warns):
-    # 1.90 is 0.046 below ln 7 = 1.946, 1.80 is 0.146 below; the check warns within 0.1 of it.
+@pytest.mark.parametrize(
+    ("tail_loss", "warns", "position"),
+    [(1.90, True, "only 0.046 below"), (2.50, True, "0.554 above"), (1.80, False, "")],
+)
+def test_a_contrastive_loss_left_at_or_above_its_random_level_is_reported(tail_loss, warns, position):
+    # 1.90 is 0.046 below ln 7 = 1.946, 2.50 is 0.554 above, 1.80 is 0.146 below; the check warns short of 0.1 below.
     state = TrainerState()
     state.log_history = history(tail_loss)
     with warnings.catch_warnings(record=True) as caught:
@@ -54,7 +57,8 @@ def test_a_contrastive_loss_left_at_its_random_level_is_reported(tail_loss, warn
     assert bool(reported) is warns
     assert ContrastiveSignal.from_log_history(state.log_history).learned is not warns
     if warns:
-        assert "ended at 1.900" in reported[0] and f"ln(8 - 1) = {math.log(7):.3f}" in reported[0]
+        assert f"ended at {tail_loss:.3f}" in reported[0] and f"ln(8 - 1) = {math.log(7):.3f}" in reported[0]
+        assert f"{position} its random level" in reported[0]
 
 
 @pytest.mark.parametrize(("use_contrastive_loss", "warns"), [(True, True), (False, False)])

@@ -103,8 +103,8 @@ def _contrastive_windows(log_history: Sequence[dict[str, Any]]) -> list[dict[str
 
 
 class ContrastiveSignalCheck(TrainerCallback):
-    """Warns at the end of training when the contrastive loss stayed within [`RANDOM_LEVEL_MARGIN`] of its random
-    level: the run looks finished, so say it. Silent for a run that logs the contrastive loss without training it
+    """Warns at the end of training when the contrastive loss did not end [`RANDOM_LEVEL_MARGIN`] below its random
+    level (near it, or above it): the run looks finished, so say it. Silent for a run that logs the contrastive loss without training it
     (``use_contrastive_loss=False``, the w/o GCL ablation): its loss says nothing about the pairs' texts."""
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -113,11 +113,14 @@ class ContrastiveSignalCheck(TrainerCallback):
         signal = ContrastiveSignal.from_log_history(state.log_history)
         if signal is None or signal.learned or not state.is_world_process_zero:  # one warning, from the main process
             return
+        # A loss above its random level is confidently wrong (e.g. a similarity scale too sharp for the cosines).
+        gap = signal.below_random
+        position = f"{-gap:.3f} above" if gap < 0 else f"only {gap:.3f} below"
         warnings.warn(
             f"the contrastive loss ended at {signal.loss:.3f} (mean of the last {signal.windows} logged windows), "
-            f"within {RANDOM_LEVEL_MARGIN} of its random level ln({signal.candidates:.0f} - 1) = "
-            f"{signal.random_level:.3f}: the embedding has barely learned from the pairs; check that their texts "
-            "carry what relates them, or train longer",
+            f"{position} its random level ln({signal.candidates:.0f} - 1) = {signal.random_level:.3f} (a run that "
+            f"learned ends at least {RANDOM_LEVEL_MARGIN} below it): the embedding has barely learned from the "
+            "pairs; check that their texts carry what relates them, or train longer",
             ContrastiveSignalWarning,
             stacklevel=2,
         )
