@@ -104,8 +104,9 @@ def _contrastive_windows(log_history: Sequence[dict[str, Any]]) -> list[dict[str
 
 class ContrastiveSignalCheck(TrainerCallback):
     """Warns at the end of training when the contrastive loss did not end [`RANDOM_LEVEL_MARGIN`] below its random
-    level (near it, or above it): the run looks finished, so say it. Silent for a run that logs the contrastive loss without training it
-    (``use_contrastive_loss=False``, the w/o GCL ablation): its loss says nothing about the pairs' texts."""
+    level (near it, or above it): the run looks finished, so say it. Silent for a run that logs the contrastive loss
+    without training it (``use_contrastive_loss=False``, the w/o GCL ablation): its loss says nothing about the pairs'
+    texts."""
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not getattr(args, "use_contrastive_loss", True):
