@@ -27,8 +27,9 @@ class NoteLLMConfig(PreTrainedConfig):
         center_embeddings: subtract the mean head output before normalising (not in the paper). Training centres
             each batch on its own mean (the trainer does it, as batch norm does; the model's training-mode
             forward then returns the head outputs as they are); serving subtracts the running mean kept in the
-            ``embedding_center`` buffer. Why: without it the head outputs can all gain one shared direction,
-            which squeezes every cosine into a narrow band where the contrastive loss sits at its random level.
+            ``embedding_center`` buffer. Why: the head outputs can all gain one shared direction, which squeezes
+            every cosine into a narrow band where the contrastive loss sits at its random level; centring removes
+            that band (measured on MovieLens, where it did not score more: benchmarks/RESULTS.md, round 31).
         embedding_only: build without the LM head, for serving embeddings (pass ``embedding_only=True`` to
             ``from_pretrained``; generation is then unavailable and the head's weights are not loaded).
         prompt: settings of the Note Compression Prompt (``NoteCompressionPrompt.to_dict()``); ``None`` is the
