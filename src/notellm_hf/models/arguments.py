@@ -29,8 +29,8 @@ class NoteLLMArguments:
         default=False,
         metadata={
             "help": "Subtract the mean head output before normalising: each training batch's own mean, the running "
-            "mean when serving (not in the paper; keeps the cosines from squeezing into a narrow band; no gain measured on "
-            "MovieLens dev, round 31)."
+            "mean when serving (not in the paper; keeps the cosines from squeezing into a narrow band; no gain "
+            "measured on MovieLens dev, round 31)."
         },
     )
     prompt_preset: str = field(
