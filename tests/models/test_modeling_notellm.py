@@ -241,19 +241,24 @@ REMOTE_SCRIPT = textwrap.dedent(
 )
 
 
+def run_remote_script(folder, notes) -> dict:
+    """REMOTE_SCRIPT's output for a saved model folder, run offline in a process without the package."""
+    result = subprocess.run(
+        [sys.executable, "-c", REMOTE_SCRIPT, str(folder), json.dumps(notes)],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(folder / "hf")},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def test_remote_code_loads_without_the_package(tmp_path, tiny):
     model, tokenizer = tiny
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     notes = TOY_NOTES[:4]
-    result = subprocess.run(
-        [sys.executable, "-c", REMOTE_SCRIPT, str(tmp_path), json.dumps(notes)],
-        capture_output=True,
-        text=True,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_remote_script(tmp_path, notes)
     torch.testing.assert_close(torch.tensor(out["emb"]), model.encode_notes(tokenizer, notes), atol=1e-6, rtol=0)
     assert set(out["cats"]) <= {"Food", "Travel"} and out["padding_side"] == "left"
 
@@ -276,14 +281,7 @@ def test_a_centred_model_trains_on_raw_head_outputs_and_serves_them_minus_its_ru
     assert (served * plain).sum(dim=1).max() < 0.99  # the mean removed changes the embedding
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-c", REMOTE_SCRIPT, str(tmp_path), json.dumps(TOY_NOTES[:4])],
-        capture_output=True,
-        text=True,
-        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_HOME": str(tmp_path / "hf")},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    remote = torch.tensor(json.loads(result.stdout.strip().splitlines()[-1])["emb"])
+    remote = torch.tensor(run_remote_script(tmp_path, TOY_NOTES[:4])["emb"])
     torch.testing.assert_close(remote, model.encode_notes(tokenizer, TOY_NOTES[:4]), atol=1e-6, rtol=0)
 
 
