@@ -1,6 +1,7 @@
 """The package's shape: no import cycle between its modules, and remote code that needs nothing of the package."""
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -112,3 +113,16 @@ def test_remote_code_only_defines_things_at_import(name):
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             calls = [ast.unparse(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)]
             assert set(calls) <= PURE_CALLS_AT_IMPORT, f"{name}:{node.lineno} calls {set(calls) - PURE_CALLS_AT_IMPORT}"
+
+
+def test_training_and_evaluation_import_without_duckdb_or_faiss():
+    """Pair building (DuckDB) and the serving index (faiss) are imported where they run, so a machine that only trains
+    and scores (a GPU image with neither installed) can import the package, the recipe and the evaluation."""
+    script = (
+        "import sys\n"
+        "sys.modules['duckdb'] = sys.modules['faiss'] = None  # importing either now raises ImportError\n"
+        "import notellm_hf, notellm_hf.training.recipe, notellm_hf.evaluation, notellm_hf.retrieval\n"
+        "from notellm_hf.data import load_pairs, prepared_slice\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

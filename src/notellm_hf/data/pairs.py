@@ -1,6 +1,7 @@
 """Click logs -> related-note pairs by co-occurrence (NoteLLM Sec. 4.1), on DuckDB (one machine) or Spark.
 
 s(A -> B) = sum over users i of 1 / N_i, N_i = number of distinct notes user i clicked in the window.
+DuckDB is imported by the engine that runs on it, so that reading pairs (training, evaluation) does not need it.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from .clicks import CLICK_COLUMNS, CLICK_SUFFIXES, SCORE_DECIMALS, check_click_columns, check_click_counts
 from .io import read_table, table_suffix, write_table
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 PAIR_COLUMNS = ("note_id_a", "note_id_b", "score")
@@ -175,6 +178,8 @@ def duckdb_pairs(
     pairs_per_partition: int = 10_000_000,
 ) -> pd.DataFrame:
     """`build_cooccurrence_pairs(..., engine="duckdb")`: DuckDB reads files itself (streaming, multi-threaded)."""
+    import duckdb
+
     con = duckdb.connect()
     if progress:
         con.execute("SET enable_progress_bar = true")

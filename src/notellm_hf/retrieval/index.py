@@ -2,7 +2,8 @@
 
 Inner product over the stored vectors (cosine for NoteLLM's L2-normalised embeddings). Exact by default;
 any faiss factory string for large pools ("HNSW32,Flat", "IVF1024,Flat", "IVF1024,SQ8", ...). Saved as a
-faiss file plus a JSON table of note ids: nothing is pickled.
+faiss file plus a JSON table of note ids: nothing is pickled. faiss is imported where an index is built, saved or
+loaded, so that training and evaluation (which score with plain matrix products) run where faiss is not installed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from ..data.io import atomic_path, write_text
@@ -89,6 +89,8 @@ class NoteIndex:
         ef_search: int | None,
         k_factor: float | None = None,
     ) -> None:
+        import faiss
+
         self.factory = factory
         self.dim = training.shape[1]
         base = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
@@ -101,6 +103,8 @@ class NoteIndex:
         self._configure(nprobe, ef_search, k_factor)
 
     def _configure(self, nprobe: int | None, ef_search: int | None, k_factor: float | None) -> None:
+        import faiss
+
         ivf = faiss.try_extract_index_ivf(self.index)
         if ivf is not None:
             ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # recommend() looks up stored vectors
@@ -176,6 +180,8 @@ class NoteIndex:
         return hits[:k]
 
     def save(self, directory: str | Path) -> Path:
+        import faiss
+
         directory = Path(directory)
         with atomic_path(directory / INDEX_FILE) as partial:
             faiss.write_index(self.index, str(partial))
@@ -185,6 +191,8 @@ class NoteIndex:
 
     @classmethod
     def load(cls, directory: str | Path, mmap: bool = False) -> NoteIndex:
+        import faiss
+
         directory = Path(directory)
         meta = json.loads((directory / IDS_FILE).read_text(encoding="utf-8"))
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
