@@ -246,7 +246,9 @@ def test_the_field_order_flag_reaches_the_saved_models_prompt(toy, tmp_path):
 
 
 def test_training_in_a_child_process_logs_every_step_and_saves_the_model(toy, tmp_path):
-    log = train_in_child_process(parse_recipe_args(tiny_overrides(toy, tmp_path)))
+    # A data-loader worker too: the child must be allowed children of its own (a Pool's daemonic worker is not).
+    overrides = ["--dataloader_num_workers", "1"]
+    log = train_in_child_process(parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides))
     assert [row["step"] for row in log if "loss_contrastive" in row and "eval_loss" not in row] == [1, 2]
     assert log[-1]["step"] == 2 and "train_runtime" in log[-1]
     assert (tmp_path / "model" / "model.safetensors").exists() and (tmp_path / "run_info.json").exists()

@@ -215,8 +215,11 @@ def train_in_child_process(recipe_args: tuple[Any, ...]) -> list[dict]:
     """[`train`] in a spawned child process; returns its log history (the model and ``run_info.json`` are saved as
     ``train`` saves them). A process that has trained keeps a fragmented heap under glibc's malloc, and encoding
     after it ran 2.3x slower (the demo's pool: 211 s vs 90 s in a fresh process on the AMX Xeon;
-    benchmarks/allocator_probe.py, RESULTS.md "Memory allocator"), so callers that evaluate afterwards train here."""
+    benchmarks/allocator_probe.py, RESULTS.md "Memory allocator"), so callers that evaluate afterwards train here.
+    The child is an executor's worker, not a `multiprocessing.Pool`'s: a pool's workers are daemonic and may not start
+    the data loader's worker processes (``dataloader_num_workers`` > 0, as the GPU config sets)."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_trained_log_history, (recipe_args,))
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as executor:
+        return executor.submit(_trained_log_history, recipe_args).result()
