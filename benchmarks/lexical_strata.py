@@ -1,0 +1,89 @@
+"""Where each row of a report wins and loses, by how lexically easy its test pairs are (no encoding: it reads ranks).
+
+    python benchmarks/lexical_strata.py --results benchmarks/results/debian/round32_gpu_h200_test_pool.json \
+        --data ~/.cache/notellm_hf/datasets/debian-quality-3000-1000000 --reference NoteLLM [--out strata.json]
+
+The test pairs of the report's pool (``--data``: the benchmark set it was scored on) are put into strata by the rank
+the pool's TF-IDF cosine gives each pair's target (`LexicalIndex`, the lexical half of hybrid rows): rank 1, then up
+to each scaled k of the report (2-12, 13-116, ... on a 3,000-note pool). For each stratum: every embedding row's Avg
+over its pairs and ``--reference`` minus each row with its paired bootstrap interval (the reports' settings). Why:
+on Debian, NoteLLM trails MiniLM fine-tuned at the top of the ranking and leads further down, and TF-IDF fusion
+helps NoteLLM far more than MiniLM; the strata show whether its deficit sits on the pairs that share words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from notellm_hf.data.benchmark_set import load_benchmark_set
+from notellm_hf.evaluation.metrics import target_ranks
+from notellm_hf.evaluation.significance import paired_bootstrap, per_pair_avg
+from notellm_hf.models.notellm.processing_notellm import Note
+from notellm_hf.retrieval.lexical import LexicalIndex
+
+
+def strata_edges(scaled_ks: dict[str, int], pool_size: int) -> list[tuple[int, int]]:
+    """Rank ranges [low, high]: the top 1, then up to each scaled k above 1, then the rest of the pool."""
+    uppers = sorted({1, *(k for k in scaled_ks.values() if k > 1), pool_size - 1})
+    return [(low, high) for low, high in zip([1, *(u + 1 for u in uppers[:-1])], uppers, strict=True)]
+
+
+def lexical_strata(
+    lexical_ranks: np.ndarray,
+    row_ranks: dict[str, np.ndarray],
+    scaled_ks: dict[str, int],
+    pool_size: int,
+    reference: str,
+) -> list[dict]:
+    """Per stratum of ``lexical_ranks``: its pair count, each row's Avg there, and reference minus each row."""
+    strata = []
+    for low, high in strata_edges(scaled_ks, pool_size):
+        chosen = (lexical_ranks >= low) & (lexical_ranks <= high)
+        if not chosen.any():
+            continue
+        scores = {row: per_pair_avg(ranks[chosen], scaled_ks) for row, ranks in row_ranks.items()}
+        stratum = {"tfidf_rank": [low, high], "pairs": int(chosen.sum())}
+        stratum["avg"] = {row: round(float(s.mean()), 2) for row, s in scores.items()}
+        stratum["reference_minus_row"] = {}
+        for row, s in scores.items():
+            if row != reference:
+                diff = paired_bootstrap(scores[reference], s)
+                stratum["reference_minus_row"][row] = {
+                    key: round(float(diff[key]), 2) for key in ("difference", "low", "high")
+                }
+        strata.append(stratum)
+    return strata
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", required=True, help="a results.json written by evaluate_benchmark")
+    parser.add_argument("--data", required=True, help="the benchmark set the report scored")
+    parser.add_argument("--reference", required=True)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    results = json.loads(Path(args.results).read_text())["results"]
+    benchmark = load_benchmark_set(Path(args.data).expanduser())
+    notes = [Note.from_any(row) for row in benchmark.split_notes("test")]
+    ids = [note.note_id for note in notes]
+    base = results[args.reference]["retrieval"]
+    if base["pool_size"] != len(ids) or len(base["ranks"]) != len(benchmark.test_pairs):
+        raise SystemExit(
+            f"{args.data} is not the pool of {args.results}: {len(ids)} notes, "
+            f"{len(benchmark.test_pairs)} test pairs; the report has {base['pool_size']} and "
+            f"{len(base['ranks'])}"
+        )
+    lexical_ranks = target_ranks(LexicalIndex(notes).similarity, ids, benchmark.test_pairs)
+    row_ranks = {row: np.asarray(r["retrieval"]["ranks"]) for row, r in results.items() if "ranks" in r["retrieval"]}
+    strata = lexical_strata(lexical_ranks, row_ranks, base["scaled_ks"], len(ids), args.reference)
+    print(json.dumps(strata, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"results": args.results, "strata": strata}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
