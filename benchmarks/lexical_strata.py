@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from notellm_hf.data.benchmark_set import load_benchmark_set
+from notellm_hf.data.io import write_text
 from notellm_hf.evaluation.metrics import target_ranks
 from notellm_hf.evaluation.significance import paired_bootstrap, per_pair_avg
 from notellm_hf.models.notellm.processing_notellm import Note
@@ -67,6 +68,9 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
     results = json.loads(Path(args.results).read_text())["results"]
+    row_ranks = {row: np.asarray(r["retrieval"]["ranks"]) for row, r in results.items() if "ranks" in r["retrieval"]}
+    if args.reference not in row_ranks:
+        raise SystemExit(f"--reference {args.reference!r} is not a ranked row of {args.results}: {sorted(row_ranks)}")
     benchmark = load_benchmark_set(Path(args.data).expanduser())
     notes = [Note.from_any(row) for row in benchmark.split_notes("test")]
     ids = [note.note_id for note in notes]
@@ -78,11 +82,10 @@ def main() -> None:
             f"{len(base['ranks'])}"
         )
     lexical_ranks = target_ranks(LexicalIndex(notes).similarity, ids, benchmark.test_pairs)
-    row_ranks = {row: np.asarray(r["retrieval"]["ranks"]) for row, r in results.items() if "ranks" in r["retrieval"]}
     strata = lexical_strata(lexical_ranks, row_ranks, base["scaled_ks"], len(ids), args.reference)
     print(json.dumps(strata, indent=2))
     if args.out:
-        Path(args.out).write_text(json.dumps({"results": args.results, "strata": strata}, indent=2) + "\n")
+        write_text(Path(args.out), json.dumps({"results": args.results, "strata": strata}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
