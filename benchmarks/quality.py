@@ -101,6 +101,8 @@ VARIANTS = {
     # The title (with a MovieLens movie's release year) last in the prompt's JSON, next to the read-out, instead of
     # ~100 tokens before it (round 27: MovieLens neighbourhoods of the failing seed follow genre, not era). Dev at alpha
     # 3: seed 2 +2.77 Avg, seed 42 -1.24: it changes which seed orders by era, not whether one can miss. Not kept.
+    # Debian dev (round 32b; the package name next to the read-out, where NoteLLM trails MiniLM on pairs sharing
+    # words): level, -0.21 [-0.90, +0.46], and no gain on the pairs TF-IDF ranks first (-1.16 [-3.34, +1.16]).
     "title last": "--field_order topic content title",
     # Batches whose anchors share a category (MovieLens: the first genre), so in-batch negatives cannot be told apart
     # by genre and the contrastive loss has to rank by what else relates co-rated movies (the era, round 27).
