@@ -13,9 +13,10 @@ LONG_NOTE = {"note_id": "long", "title": "Mountain pasta " * 40, "content": "A l
 NOTES = [*TOY_NOTES, LONG_NOTE]
 
 
-@pytest.mark.parametrize("centred", [False, True])
-def test_onnx_files_embed_like_encode_notes_and_int8_stays_close(tmp_path, centred):
-    model, tokenizer = make_model("qwen2", center_embeddings=centred)
+# The mean read-out pools all states before [EMB]: the encoder must pool as the export's Pooling module says.
+@pytest.mark.parametrize("centred, readout", [(False, "before_emb"), (True, "before_emb"), (False, "mean")])
+def test_onnx_files_embed_like_encode_notes_and_int8_stays_close(tmp_path, centred, readout):
+    model, tokenizer = make_model("qwen2", center_embeddings=centred, readout=readout)
     if centred:  # the Dense layer's bias carries the running mean
         model.embedding_center.copy_(torch.linspace(-0.5, 0.5, 16))
     model.eval().save_pretrained(tmp_path / "trained")
@@ -51,4 +52,15 @@ def test_onnx_needs_a_stock_export_and_calibration_notes(tmp_path, capsys):
         export_sentence_transformers(folder, tmp_path / "x", onnx=True)
     assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="has no onnx/model_qint8.onnx"):
+        OnnxNoteEncoder(tmp_path)
+
+
+def test_onnx_encoder_names_a_pooling_it_does_not_compute(tmp_path):
+    (tmp_path / "onnx").mkdir()
+    (tmp_path / "onnx" / "model_qint8.onnx").write_bytes(b"")
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode": "max"}))
+    modules = [{"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ValueError, match="pooling 'max' is not one a NoteLLM export writes"):
         OnnxNoteEncoder(tmp_path)

@@ -123,9 +123,14 @@ def _mlp_down_projections(path: Path, intermediate_size: int) -> list[str]:
     ]
 
 
+# sentence-transformers' Pooling modes of the stock export (`stock_pooling_mode`), as the encoder computes them.
+POOLINGS = ("lasttoken", "mean")
+
+
 class OnnxNoteEncoder:
     """Embeds rendered note texts with an export's ONNX graph on ONNX Runtime: the stock modules' computation
-    (last-token pooling, Dense, Normalize) in NumPy around the graph."""
+    (the export's pooling: last token, or the mean for ``readout="mean"``; Dense; Normalize) in NumPy around the
+    graph."""
 
     def __init__(self, folder: str | Path, kind: str = "int8", threads: int | None = None) -> None:
         _require_onnx()
@@ -137,6 +142,9 @@ class OnnxNoteEncoder:
         if not (folder / ONNX_FILES[kind]).exists():
             raise ValueError(f"{folder} has no {ONNX_FILES[kind]}: run add_onnx_files (notellm export --onnx) first")
         modules = {module["type"].rsplit(".", 1)[-1]: module for module in _read(folder / "modules.json")}
+        self.pooling = _read(folder / modules["Pooling"]["path"] / "config.json")["pooling_mode"]
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"{folder}: pooling {self.pooling!r} is not one a NoteLLM export writes {POOLINGS}")
         dense = load_file(str(folder / modules["Dense"]["path"] / "model.safetensors"))
         self.head = dense["linear.weight"].T.astype(np.float32)
         # A centred model's running mean, negated (stock_export); zero for the paper's bias-free head.
@@ -156,7 +164,12 @@ class OnnxNoteEncoder:
             batch = padded_batch([sequences[i] for i in index], self.tokenizer.pad_token_id, side="left")
             feeds = {name: tensor.numpy() for name, tensor in batch.items()}
             hidden = self.session.run(None, feeds)[0]
-            embeddings = hidden[:, -1] @ self.head + self.bias  # left padding: every row's last token is its read-out
+            if self.pooling == "mean":
+                mask = feeds["attention_mask"][:, :, None].astype(np.float32)
+                states = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
+            else:
+                states = hidden[:, -1]  # left padding: every row's last token is its read-out
+            embeddings = states @ self.head + self.bias
             if self.normalize:
                 embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
             result[index] = embeddings
