@@ -6,16 +6,18 @@
 Why: on Debian, NoteLLM trails all-MiniLM-L6-v2 fine-tuned on the pairs whose partners share rare words (the target
 is TF-IDF's first pick: -5.55 Avg on the H200, -6.92 on the CPU, `lexical_strata.py`), and a TF-IDF cosine fused in
 repairs that. MiniLM mean-pools its word-piece states; NoteLLM reads one state before ``[EMB]``. If the mean of the
-trained model's own states (``readout="mean"``, the same forward pass) carries those words, fusing its cosine with the
-embedding's should gain where TF-IDF gains, and a read-out that concatenates both states is worth a training run;
-if not, the words are lost before the last layer and only an outside lexical signal brings them back.
+trained model's own token states (the same forward pass) carries those words, fusing its cosine with the
+embedding's should gain where TF-IDF gains, and a read-out that adds that mean is worth a training run; if no layer's
+mean does, only an outside lexical signal brings the words back.
 
 Rows on the dev slice the model was trained with (``prepared_slice(..., dev=True)``): the model's embedding (the
-reference), the mean state (the mean state of ``--fit-notes`` training notes removed, as the pca head does), the
-convex fusion ``(1 - w) x embedding cosine + w x mean-state cosine`` at each ``--weights`` (a dev sweep: its best
-is optimistic), the TF-IDF fusion at ``--lexical-weight``, and ``--report``'s ranked rows scored on the same pool
-(e.g. MiniLM fine-tuned). Each with its paired interval against the reference, overall and by the TF-IDF rank of
-the target (`lexical_strata`). Writes <out>/results.json.
+reference); for each of ``--layers`` the mean state over the tokens before ``[EMB]`` and the same mean weighted by
+each token's IDF over the pool's prompts (TF-IDF's weighting: the prompt's own tokens weigh 0, rare names most),
+each dimension standardised over the pool, and each one's convex fusion ``(1 - w) x embedding cosine + w x
+mean-state cosine`` at each ``--weights`` (a dev sweep: its best is optimistic); the TF-IDF fusion at
+``--lexical-weight``; and ``--report``'s ranked rows scored on the same pool (e.g. MiniLM fine-tuned). Each with its
+paired interval against the reference, overall and by the TF-IDF rank of the target (`lexical_strata`). Writes
+<out>/results.json without per-pair lists.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from notellm_hf import NoteLLMForEmbeddingAndGeneration
 from notellm_hf.data.io import write_text
 from notellm_hf.evaluation import compare_to_reference, embedding_scorer, retrieval_metrics
 from notellm_hf.evaluation.metrics import hybrid_scorer, target_ranks
+from notellm_hf.models.notellm.processing_notellm import Note, position_ids_from_mask
 from notellm_hf.retrieval.lexical import LexicalIndex, hybrid_scores
-from notellm_hf.training.head_init import readout_states
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,14 +47,66 @@ def unit_rows(matrix: torch.Tensor) -> np.ndarray:
     return torch.nn.functional.normalize(matrix.double(), dim=-1).float().numpy()
 
 
-def mean_states(model, tokenizer, notes) -> torch.Tensor:
-    """(n, h) means of the last-layer states of the tokens before ``[EMB]`` (the ``readout="mean"`` state)."""
-    kept = model.config.readout
-    model.config.readout = "mean"
-    try:
-        return readout_states(model, tokenizer, notes)
-    finally:
-        model.config.readout = kept
+def token_idf(model, tokenizer, notes) -> torch.Tensor:
+    """(vocabulary,) ``log(n / document frequency)`` of each token over the notes' embedding prompts: 0 for a token
+    in every note (the prompt's own words), highest for a token one note holds (the rare names TF-IDF matches)."""
+    frequency = torch.zeros(len(tokenizer))
+    for note in notes:
+        frequency[torch.tensor(sorted(set(model.note_prompt.embedding_input_ids(tokenizer, Note.from_any(note)))))] += 1
+    return torch.where(frequency > 0, torch.log(len(notes) / frequency.clamp(min=1)), torch.zeros(()))
+
+
+@torch.no_grad()
+def token_states(
+    model, tokenizer, notes, layers, token_weights: torch.Tensor | None = None, batch_size: int = 32
+) -> tuple[torch.Tensor, dict[tuple[str, int], torch.Tensor]]:
+    """(n, h) read-out states (the last layer's state of the token before ``[EMB]``, what the head reads) and, per
+    index of ``layers`` into the decoder's hidden states (0: the token embeddings, L: after layer L; the last index is
+    the normed output the read-out comes from), the (n, h) mean of the states of the tokens before ``[EMB]``, keyed
+    ``("mean", layer)``; with ``token_weights`` (one per vocabulary entry) also their weighted mean, keyed
+    ``("weighted mean", layer)``."""
+    decoder = model.language_model.get_decoder()
+    model.eval()
+    prompt = model.note_prompt
+    order = sorted(range(len(notes)), key=lambda i: len(prompt.embedding_input_ids(tokenizer, Note.from_any(notes[i]))))
+    weightings = {"mean": None} if token_weights is None else {"mean": None, "weighted mean": token_weights}
+    readout, means = [], {(name, layer): [] for name in weightings for layer in layers}
+    for start in range(0, len(notes), batch_size):
+        batch = model.tokenize_notes(tokenizer, [notes[i] for i in order[start : start + batch_size]])
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        output = decoder(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=position_ids_from_mask(mask),
+            output_hidden_states=True,
+            use_cache=False,
+        )
+        emb = model.emb_positions(ids)
+        readout.append(output.last_hidden_state[torch.arange(len(ids)), emb - 1].float())
+        before_emb = (mask.bool() & (torch.arange(ids.shape[1])[None, :] < emb[:, None])).float()
+        for name, token_weight in weightings.items():
+            weights = before_emb if token_weight is None else before_emb * token_weight[ids]
+            for layer in layers:
+                total = torch.einsum("bt,bth->bh", weights, output.hidden_states[layer].float())
+                means[name, layer].append(total / weights.sum(dim=1, keepdim=True).clamp(min=1e-9))
+    inverse = torch.empty(len(notes), dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(len(notes))
+    return torch.cat(readout)[inverse], {key: torch.cat(rows)[inverse] for key, rows in means.items()}
+
+
+def standardised(states: torch.Tensor) -> torch.Tensor:
+    """Each dimension centred and scaled to unit spread over the pool: a few outlier dimensions (up to ~500x the RMS
+    in SmolLM2's middle layers) would otherwise decide every cosine."""
+    return (states - states.mean(dim=0)) / states.std(dim=0).clamp(min=1e-6)
+
+
+def slim(retrieval: dict) -> dict:
+    """A row's retrieval entry without its per-pair lists (ranks, curve, each bucket's pair rows), in place."""
+    for key in ("ranks", "curve"):
+        retrieval.pop(key, None)
+    for bucket in ("low_exposure", "high_exposure"):
+        retrieval.get(bucket, {}).pop("rows", None)
+    return retrieval
 
 
 def main() -> None:
@@ -61,28 +115,32 @@ def main() -> None:
     parser.add_argument("--data", choices=sorted(SETS), default="debian")
     parser.add_argument("--pool", type=int, default=1500)
     parser.add_argument("--train-pairs", type=int, default=4096)
-    parser.add_argument("--fit-notes", type=int, default=512)
-    parser.add_argument("--weights", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7")
+    parser.add_argument("--layers", default="0,4,30", help="hidden-state indices whose mean states are fused")
+    parser.add_argument("--weights", default="0.1,0.3,0.5")
     parser.add_argument("--lexical-weight", type=float, default=0.5)
     parser.add_argument("--report", help="a results.json of the same dev pool: its ranked rows are added")
     parser.add_argument("--out", default=str(ROOT / "outputs" / "readout_probe"))
     args = parser.parse_args()
     start = time.time()
-    dev = dev_pool(args.data, args.pool, args.train_pairs, args.fit_notes)
+    dev = dev_pool(args.data, args.pool, args.train_pairs, fit_notes=0)
     pool, ids, exposure, pairs = dev.pool, dev.ids, dev.exposure, dev.pairs
     model = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    embedding = unit_rows(model.embedding_head(readout_states(model, tokenizer, pool)).detach())
-    mean = unit_rows(mean_states(model, tokenizer, pool) - mean_states(model, tokenizer, dev.fit).mean(dim=0))
+    layers = [int(layer) for layer in args.layers.split(",")]
+    states, means = token_states(model, tokenizer, pool, layers, token_idf(model, tokenizer, pool))
+    embedding = unit_rows(model.embedding_head(states).detach())
     print(f"dev pool {len(pool)} notes, {len(pairs)} pairs; states in {time.time() - start:.0f} s", flush=True)
 
     lexical = LexicalIndex(pool)
-    own, states = embedding_scorer(embedding), embedding_scorer(mean)
-    scorers = {"NoteLLM (its embedding)": own, "mean of its states before [EMB]": states}
-    for weight in [float(w) for w in args.weights.split(",")]:
-        scorers[f"embedding + mean states, w {weight:g}"] = lambda rows, w=weight: hybrid_scores(
-            own(rows), states(rows), w
-        )
+    own = embedding_scorer(embedding)
+    scorers = {"NoteLLM (its embedding)": own}
+    for (name, layer), state in means.items():
+        other = embedding_scorer(unit_rows(standardised(state)))
+        scorers[f"{name} state, layer {layer}"] = other
+        for weight in [float(w) for w in args.weights.split(",")]:
+            scorers[f"embedding + {name} state of layer {layer}, w {weight:g}"] = lambda rows, w=weight, other=other: (
+                hybrid_scores(own(rows), other(rows), w)
+            )
     scorers[f"embedding + TF-IDF, w {args.lexical_weight:g}"] = hybrid_scorer(embedding, lexical, args.lexical_weight)
     results = {name: {"retrieval": retrieval_metrics(s, ids, pairs, exposure)} for name, s in scorers.items()}
     if args.report:
@@ -103,9 +161,8 @@ def main() -> None:
             interval = f"  ref - row {versus['difference']:+.2f} [{versus['low']:+.2f}, {versus['high']:+.2f}]"
         print(f"{name:45s} Avg {result['retrieval']['avg']:.2f}{interval}", flush=True)
     print(json.dumps(strata, indent=2))
-    for result in results.values():  # the strata keep what a reader needs; ranks and curves stay out of the file
-        for key in ("ranks", "curve"):
-            result["retrieval"].pop(key, None)
+    for result in results.values():  # the strata keep what a reader needs; per-pair lists stay out of the file
+        slim(result["retrieval"])
     record = {"model": args.model, "data": str(dev.data), "seconds": round(time.time() - start, 1)}
     record |= {"results": results, "strata": strata}
     write_text(Path(args.out) / "results.json", json.dumps(record, indent=2) + "\n")

@@ -1,11 +1,16 @@
-"""benchmarks/readout_probe.py: the mean state it fuses with the embedding is the mean of the last-layer states of the
-tokens before [EMB], computed here by hand, and probing leaves the model's own read-out as it was."""
+"""benchmarks/readout_probe.py: the states it fuses with the embedding and its IDF weights, checked against values
+worked out here by hand (one note at a time, no padding): the plain and IDF-weighted means over the tokens before
+[EMB] at each asked-for layer, the read-out state, and log(n / document frequency)."""
 
 import importlib.util
+import math
 import sys
 from pathlib import Path
 
+import pytest
 import torch
+
+from notellm_hf.training.head_init import readout_states
 
 from conftest import TOY_NOTES, make_model
 
@@ -16,19 +21,49 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 
 
-def test_mean_states_average_the_last_layer_states_before_emb_and_keep_the_readout():
+def test_layer_means_and_the_readout_state_match_states_computed_note_by_note():
     model, tokenizer = make_model("llama")
     model.eval()
     emb_id = tokenizer.convert_tokens_to_ids("[EMB]")
-    expected = []
+    layers = [1, model.config.text_config.num_hidden_layers]  # a middle layer's output and the normed last one
+    expected = {layer: [] for layer in layers}
     with torch.no_grad():
         for note in TOY_NOTES:
             ids = model.tokenize_notes(tokenizer, [note])["input_ids"]
-            hidden = model.language_model(ids, output_hidden_states=True).hidden_states[-1][0]
+            hidden = model.language_model(ids, output_hidden_states=True).hidden_states
             emb_at = ids[0].tolist().index(emb_id)
-            expected.append(hidden[:emb_at].mean(dim=0))
-    got = module.mean_states(model, tokenizer, TOY_NOTES)
-    torch.testing.assert_close(got, torch.stack(expected).float(), atol=1e-5, rtol=1e-5)
-    assert model.config.readout == "before_emb"
-    # the read-out state before [EMB] differs from the mean: the probe did not score the same vector twice
-    assert not torch.allclose(module.readout_states(model, tokenizer, TOY_NOTES), got, atol=1e-3)
+            for layer in layers:
+                expected[layer].append(hidden[layer][0, :emb_at].mean(dim=0))
+    # batches of 2 mix lengths, so padding is exercised
+    states, means = module.token_states(model, tokenizer, TOY_NOTES, layers, batch_size=2)
+    for layer in layers:
+        torch.testing.assert_close(means["mean", layer], torch.stack(expected[layer]).float(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(states, readout_states(model, tokenizer, TOY_NOTES), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(means["mean", layers[0]], means["mean", layers[1]], atol=1e-3)
+
+
+def test_idf_weighs_out_the_prompt_and_weights_the_mean_by_token():
+    model, tokenizer = make_model("llama")
+    model.eval()
+    emb_id = tokenizer.convert_tokens_to_ids("[EMB]")
+    sequences = [model.note_prompt.embedding_input_ids(tokenizer, module.Note.from_any(n)) for n in TOY_NOTES]
+    idf = module.token_idf(model, tokenizer, TOY_NOTES)
+    for token in set(sequences[0]):  # by hand: log(n / the number of notes holding the token)
+        holding = sum(token in sequence for sequence in sequences)
+        assert idf[token].item() == pytest.approx(math.log(len(TOY_NOTES) / holding))
+    assert idf[emb_id] == 0 and idf[sequences[0][0]] == 0  # in every prompt
+    _, means = module.token_states(model, tokenizer, TOY_NOTES, [1], idf, batch_size=2)
+    with torch.no_grad():
+        ids = model.tokenize_notes(tokenizer, [TOY_NOTES[0]])["input_ids"]
+        hidden = model.language_model(ids, output_hidden_states=True).hidden_states[1][0]
+        before = ids[0, : ids[0].tolist().index(emb_id)]
+        weights = idf[before]
+        expected = (weights[:, None] * hidden[: len(before)]).sum(dim=0) / weights.sum()
+    torch.testing.assert_close(means["weighted mean", 1][0], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_standardised_states_have_zero_mean_and_unit_spread_per_dimension():
+    states = torch.tensor([[1.0, 100.0], [3.0, 300.0], [5.0, 200.0]])
+    # by hand: means 3 and 200, sample standard deviations 2 and 100
+    expected = torch.tensor([[-1.0, -1.0], [0.0, 1.0], [1.0, 0.0]])
+    torch.testing.assert_close(module.standardised(states), expected)
