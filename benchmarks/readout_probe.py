@@ -12,9 +12,10 @@ mean does, only an outside lexical signal brings the words back.
 
 Rows on the dev slice the model was trained with (``prepared_slice(..., dev=True)``): the model's embedding (the
 reference); for each of ``--layers`` the mean state over the tokens before ``[EMB]`` and the same mean weighted by
-each token's IDF over the pool's prompts (TF-IDF's weighting: the prompt's own tokens weigh 0, rare names most),
-each dimension standardised over the pool, and each one's convex fusion ``(1 - w) x embedding cosine + w x
-mean-state cosine`` at each ``--weights`` (a dev sweep: its best is optimistic); the TF-IDF fusion at
+each token's IDF over the pool's prompts (TF-IDF's weighting: the prompt's own tokens weigh 0, rare names most; or
+over the training notes' prompts, ``--idf-notes train``), each dimension standardised over the pool, and each one's
+convex fusion ``(1 - w) x embedding cosine + w x mean-state cosine`` at each ``--weights`` (a dev sweep: its best is
+optimistic); the TF-IDF fusion at
 ``--lexical-weight``; and ``--report``'s ranked rows scored on the same pool (e.g. MiniLM fine-tuned). Each with its
 paired interval against the reference, overall and by the TF-IDF rank of the target (`lexical_strata`). Writes
 <out>/results.json without per-pair lists.
@@ -118,6 +119,13 @@ def main() -> None:
     parser.add_argument("--layers", default="0,4,30", help="hidden-state indices whose mean states are fused")
     parser.add_argument("--weights", default="0.1,0.3,0.5")
     parser.add_argument("--lexical-weight", type=float, default=0.5)
+    parser.add_argument(
+        "--idf-notes",
+        choices=("pool", "train"),
+        default="pool",
+        help="the notes the IDF is counted over: the pool (as the TF-IDF index) or the training split (as a served "
+        "read-out would have to)",
+    )
     parser.add_argument("--report", help="a results.json of the same dev pool: its ranked rows are added")
     parser.add_argument("--out", default=str(ROOT / "outputs" / "readout_probe"))
     args = parser.parse_args()
@@ -127,7 +135,8 @@ def main() -> None:
     model = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     layers = [int(layer) for layer in args.layers.split(",")]
-    states, means = token_states(model, tokenizer, pool, layers, token_idf(model, tokenizer, pool))
+    idf = token_idf(model, tokenizer, pool if args.idf_notes == "pool" else list(dev.train_notes.values()))
+    states, means = token_states(model, tokenizer, pool, layers, idf)
     embedding = unit_rows(model.embedding_head(states).detach())
     print(f"dev pool {len(pool)} notes, {len(pairs)} pairs; states in {time.time() - start:.0f} s", flush=True)
 
@@ -163,7 +172,8 @@ def main() -> None:
     print(json.dumps(strata, indent=2))
     for result in results.values():  # the strata keep what a reader needs; per-pair lists stay out of the file
         slim(result["retrieval"])
-    record = {"model": args.model, "data": str(dev.data), "seconds": round(time.time() - start, 1)}
+    record = {"model": args.model, "data": str(dev.data), "idf_notes": args.idf_notes}
+    record["seconds"] = round(time.time() - start, 1)
     record |= {"results": results, "strata": strata}
     write_text(Path(args.out) / "results.json", json.dumps(record, indent=2) + "\n")
 
