@@ -38,7 +38,12 @@ from notellm_hf import NoteLLMForEmbeddingAndGeneration
 from notellm_hf.data.io import write_text
 from notellm_hf.evaluation import compare_to_reference, embedding_scorer, retrieval_metrics
 from notellm_hf.evaluation.metrics import hybrid_scorer, target_ranks
-from notellm_hf.models.notellm.processing_notellm import Note, position_ids_from_mask
+from notellm_hf.models.notellm.processing_notellm import (
+    Note,
+    length_sorted_batches,
+    padded_batch,
+    position_ids_from_mask,
+)
 from notellm_hf.retrieval.lexical import LexicalIndex, hybrid_scores
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,12 +73,12 @@ def token_states(
     ``("weighted mean", layer)``."""
     decoder = model.language_model.get_decoder()
     model.eval()
-    prompt = model.note_prompt
-    order = sorted(range(len(notes)), key=lambda i: len(prompt.embedding_input_ids(tokenizer, Note.from_any(notes[i]))))
+    sequences = [model.note_prompt.embedding_input_ids(tokenizer, Note.from_any(note)) for note in notes]
     weightings = {"mean": None} if token_weights is None else {"mean": None, "weighted mean": token_weights}
-    readout, means = [], {(name, layer): [] for name in weightings for layer in layers}
-    for start in range(0, len(notes), batch_size):
-        batch = model.tokenize_notes(tokenizer, [notes[i] for i in order[start : start + batch_size]])
+    readout = torch.empty(len(notes), decoder.config.hidden_size)
+    means = {(name, layer): torch.empty_like(readout) for name in weightings for layer in layers}
+    for index in length_sorted_batches(sequences, batch_size):
+        batch = padded_batch([sequences[i] for i in index], tokenizer.pad_token_id)
         ids, mask = batch["input_ids"], batch["attention_mask"]
         output = decoder(
             input_ids=ids,
@@ -83,16 +88,14 @@ def token_states(
             use_cache=False,
         )
         emb = model.emb_positions(ids)
-        readout.append(output.last_hidden_state[torch.arange(len(ids)), emb - 1].float())
+        readout[index] = output.last_hidden_state[torch.arange(len(ids)), emb - 1].float()
         before_emb = (mask.bool() & (torch.arange(ids.shape[1])[None, :] < emb[:, None])).float()
         for name, token_weight in weightings.items():
             weights = before_emb if token_weight is None else before_emb * token_weight[ids]
             for layer in layers:
                 total = torch.einsum("bt,bth->bh", weights, output.hidden_states[layer].float())
-                means[name, layer].append(total / weights.sum(dim=1, keepdim=True).clamp(min=1e-9))
-    inverse = torch.empty(len(notes), dtype=torch.long)
-    inverse[torch.tensor(order)] = torch.arange(len(notes))
-    return torch.cat(readout)[inverse], {key: torch.cat(rows)[inverse] for key, rows in means.items()}
+                means[name, layer][index] = total / weights.sum(dim=1, keepdim=True).clamp(min=1e-9)
+    return readout, means
 
 
 def standardised(states: torch.Tensor) -> torch.Tensor:
