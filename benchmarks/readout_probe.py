@@ -45,21 +45,13 @@ from notellm_hf.models.notellm.processing_notellm import (
     position_ids_from_mask,
 )
 from notellm_hf.retrieval.lexical import LexicalIndex, hybrid_scores
+from notellm_hf.training.lexical_block import token_idf
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def unit_rows(matrix: torch.Tensor) -> np.ndarray:
     return torch.nn.functional.normalize(matrix.double(), dim=-1).float().numpy()
-
-
-def token_idf(model, tokenizer, notes) -> torch.Tensor:
-    """(vocabulary,) ``log(n / document frequency)`` of each token over the notes' embedding prompts: 0 for a token
-    in every note (the prompt's own words), highest for a token one note holds (the rare names TF-IDF matches)."""
-    frequency = torch.zeros(len(tokenizer))
-    for note in notes:
-        frequency[torch.tensor(sorted(set(model.note_prompt.embedding_input_ids(tokenizer, Note.from_any(note)))))] += 1
-    return torch.where(frequency > 0, torch.log(len(notes) / frequency.clamp(min=1)), torch.zeros(()))
 
 
 @torch.no_grad()

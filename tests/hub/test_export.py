@@ -8,8 +8,9 @@ from huggingface_hub import CommitOperationAdd, HfApi
 
 from notellm_hf import apply_lora
 from notellm_hf.hub import export_model, push_to_hub
+from notellm_hf.training import fit_lexical_block
 
-from conftest import TOY_NOTES, run_script_offline, saved_model
+from conftest import TOY_NOTES, make_model, run_script_offline, saved_model
 
 FRESH = textwrap.dedent(
     """
@@ -179,3 +180,19 @@ def test_push_uploads_card_first_and_reloads_from_the_hub_copy(tmp_path, trained
     assert (copy / "README.md").read_text() == (out / "README.md").read_text()
     got = run_fresh(copy, TOY_NOTES[:3])
     torch.testing.assert_close(torch.tensor(got["st"]), model.encode_notes(tokenizer, TOY_NOTES[:3]), atol=1e-5, rtol=0)
+
+
+def test_a_model_with_a_lexical_block_exports_and_serves_its_whole_embedding(tmp_path):
+    model, tokenizer = make_model("qwen2", lexical_weight=0.2)
+    fit_lexical_block(model, tokenizer, TOY_NOTES)
+    model.save_pretrained(tmp_path / "trained")
+    tokenizer.save_pretrained(tmp_path / "trained")
+    out = export_model(tmp_path / "trained", tmp_path / "export")
+    notes = TOY_NOTES[:4]
+    got = run_fresh(out, notes)
+    expected = model.encode_notes(tokenizer, notes)
+    assert got["dim"] == 16 + 32
+    torch.testing.assert_close(torch.tensor(got["st"]), expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.tensor(got["auto"]), expected, atol=1e-6, rtol=0)
+    card = " ".join((out / "README.md").read_text().split())
+    assert "cosine is 0.8 x the head's cosine + 0.2 x the lexical cosine: 48 dimensions in all" in card

@@ -7,6 +7,7 @@ from tokenizers import processors
 
 from notellm_hf.cli import main
 from notellm_hf.hub import NoteTextRenderer, export_sentence_transformers
+from notellm_hf.training import fit_lexical_block
 
 from conftest import TOY_NOTES, make_model, run_script_offline
 
@@ -133,3 +134,13 @@ def test_cli_exports_stock_modules_and_renders_a_note_table(tmp_path, capsys):
     refused = ["export", str(source), str(tmp_path / "x"), "--format", "sentence-transformers", "--adapter-only"]
     assert main(refused) == 2
     assert "--adapter-only" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_export_refuses_a_model_whose_lexical_block_stock_modules_cannot_compute(tmp_path):
+    model, tokenizer = make_model("llama", lexical_weight=0.2)
+    fit_lexical_block(model, tokenizer, TOY_NOTES)
+    model.save_pretrained(tmp_path / "trained")
+    tokenizer.save_pretrained(tmp_path / "trained")
+    with pytest.raises(ValueError, match="lexical block .* export it with --format notellm"):
+        export_sentence_transformers(tmp_path / "trained", tmp_path / "stock")
+    assert not (tmp_path / "stock").exists()

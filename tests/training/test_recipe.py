@@ -252,3 +252,20 @@ def test_training_in_a_child_process_logs_every_step_and_saves_the_model(toy, tm
     assert [row["step"] for row in log if "loss_contrastive" in row and "eval_loss" not in row] == [1, 2]
     assert log[-1]["step"] == 2 and "train_runtime" in log[-1]
     assert (tmp_path / "model" / "model.safetensors").exists() and (tmp_path / "run_info.json").exists()
+
+
+def test_the_recipe_fits_the_lexical_block_on_the_training_notes_before_training(toy, tmp_path):
+    overrides = ["--lexical_weight", "0.3", "--max_steps", "1", "--learning_rate", "0", "--eval_strategy", "no"]
+    trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides))
+    model = AutoModel.from_pretrained(tmp_path / "model", trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
+    assert model.config.lexical_weight == 0.3
+    # The training pairs hold all 8 toy notes: a token in 2 of them weighs log(8 / 2).
+    prompt = model.note_prompt
+    documents = [set(prompt.embedding_input_ids(tokenizer, Note.from_any(note))) for note in TOY_NOTES]
+    counts = {token: sum(token in d for d in documents) for token in set().union(*documents)}
+    token = next(t for t, count in sorted(counts.items()) if count == 2)
+    assert model.token_idf[token].item() == pytest.approx(torch.log(torch.tensor(4.0)).item(), abs=1e-6)
+    embeddings = model.encode_notes(tokenizer, TOY_NOTES)
+    assert embeddings.shape[1] == model.config.embedding_dim + model.config.text_config.hidden_size
+    assert trainer.state.global_step == 1

@@ -85,6 +85,8 @@ def model_card(
         template_path=str(card_template_path()),
         model_id=model_id or "path/to/export",
         embedding_dim=model_config.embedding_dim,
+        embedding_size=model_config.embedding_size,
+        lexical_weight=model_config.lexical_weight,
         readout=model_config.readout,
         pooling=TEI_POOLING[stock_pooling_mode(model_config.readout)],
         backbone=model_config.text_config.model_type,

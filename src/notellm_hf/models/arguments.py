@@ -33,6 +33,13 @@ class NoteLLMArguments:
             "measured on MovieLens dev, round 31)."
         },
     )
+    lexical_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share w of the cosine given to the lexical block: the IDF-weighted mean of the note's token "
+            "embeddings, fitted on training notes and appended to the embedding (not in the paper; 0: none)."
+        },
+    )
     prompt_preset: str = field(
         default="en",
         metadata={"help": "Prompt wording: 'en' (paper) or 'zh' (authors' code).", "choices": tuple(PRESETS)},
@@ -68,5 +75,6 @@ class NoteLLMArguments:
             "readout": self.readout,
             "initial_tau": self.initial_tau,
             "center_embeddings": self.center_embeddings,
+            "lexical_weight": self.lexical_weight,
             "prompt": self.prompt().to_dict(),
         }

@@ -2,6 +2,7 @@
 
 from .contrastive_signal import ContrastiveSignal, ContrastiveSignalWarning
 from .data_collator import NoteLLMCollator, note_key
+from .lexical_block import fit_lexical_block
 from .lora import apply_lora, lora_config_for, unwrap_peft
 from .losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
 from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
@@ -21,6 +22,7 @@ __all__ = [
     "SameCategorySampler",
     "StrongPairsFirstSampler",
     "apply_lora",
+    "fit_lexical_block",
     "freeze_bottom_layers",
     "lora_config_for",
     "note_key",

@@ -33,6 +33,7 @@ from ..models.notellm.modeling_notellm import NoteLLMForEmbeddingAndGeneration
 from .data_collator import NoteLLMCollator
 from .hard_negatives import mine_hard_negatives
 from .head_init import init_embedding_head
+from .lexical_block import fit_lexical_block
 from .lora import apply_lora
 from .trainer import NoteLLMTrainer
 from .training_args import NoteLLMTrainingArguments
@@ -89,9 +90,11 @@ def train(
     model, tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(
         resolve_backbone(model_args.model_name_or_path), dtype=dtype, **notellm_args.config_kwargs()
     )
+    # Fitted on training notes only: the test pool stays unseen.
+    in_pairs = notes_in_pairs(train_pairs)
+    if notellm_args.lexical_weight > 0:
+        fit_lexical_block(model, tokenizer, [notes[i] for i in in_pairs])
     if notellm_args.embedding_head_init != "random":
-        # Fitted on training notes only: the test pool stays unseen.
-        in_pairs = notes_in_pairs(train_pairs)
         sample = random.Random(training_args.seed).sample(in_pairs, min(notellm_args.head_init_notes, len(in_pairs)))
         whiten = notellm_args.embedding_head_init == "pca_whitened"
         # In the run's precision: bf16 where chosen (3.8x faster forwards on an AMX CPU).

@@ -93,6 +93,10 @@ class NoteLLMPreTrainedModel(PreTrainedModel):
             init.normal_(module.weight, mean=0.0, std=std)
         if isinstance(getattr(module, "embedding_center", None), torch.Tensor):
             init.zeros_(module.embedding_center)
+        if isinstance(getattr(module, "lexical_scale", None), torch.Tensor):
+            # Zeros mark the lexical block as not fitted yet (fit_lexical_block sets all three).
+            for buffer in (module.token_idf, module.lexical_center, module.lexical_scale):
+                init.zeros_(buffer)
 
 
 class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
@@ -120,6 +124,13 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         if config.center_embeddings:
             # The running mean of the head outputs over training batches (the trainer updates it), for serving.
             self.register_buffer("embedding_center", torch.zeros(config.embedding_dim))
+        if config.lexical_weight > 0:
+            # The lexical block's IDF per vocabulary entry and the per-dimension standardisation of its weighted
+            # means, fitted on training notes (notellm_hf.training.fit_lexical_block) and saved with the model.
+            vocabulary, hidden = language_model.get_input_embeddings().weight.shape
+            self.register_buffer("token_idf", torch.zeros(vocabulary))
+            self.register_buffer("lexical_center", torch.zeros(hidden))
+            self.register_buffer("lexical_scale", torch.zeros(hidden))
         self.post_init()
 
     # ---- construction ----
@@ -248,7 +259,33 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
                 # which sees the whole batch; a chunk of it here would be centred on the wrong mean.
                 return embeddings
             embeddings = embeddings - self.embedding_center.float()
+        if self.config.lexical_weight > 0:
+            # Two unit vectors scaled by sqrt(1 - w) and sqrt(w): one unit vector whose cosine is their convex mix.
+            weight = self.config.lexical_weight
+            lexical = self.lexical_means(input_ids, attention_mask, emb)
+            if not bool((self.lexical_scale > 0).all()):
+                raise ValueError(
+                    "lexical_weight > 0 but the lexical block is not fitted: call "
+                    "notellm_hf.training.fit_lexical_block(model, tokenizer, training_notes) before use"
+                )
+            lexical = (lexical - self.lexical_center.float()) / self.lexical_scale.float()
+            parts = [F.normalize(embeddings, dim=-1) * (1 - weight) ** 0.5, F.normalize(lexical, dim=-1) * weight**0.5]
+            return torch.cat(parts, dim=-1)
         return F.normalize(embeddings, dim=-1) if self.config.normalize_embeddings else embeddings
+
+    def lexical_means(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, emb: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, h) float32 mean of each row's token embeddings before ``[EMB]``, each token weighted by its IDF
+        (``token_idf``): the lexical block before its standardisation. The prompt's shared tokens weigh 0, so rows
+        that start after a cached prompt prefix get the means of whole rows."""
+        emb = self.emb_positions(input_ids) if emb is None else emb
+        columns = torch.arange(input_ids.shape[1], device=input_ids.device)
+        before_emb = attention_mask.bool() & (columns[None, :] < emb[:, None])
+        weights = before_emb.float() * self.token_idf.float()[input_ids]
+        tokens = self.get_input_embeddings()(input_ids).float()
+        total = torch.einsum("bt,bth->bh", weights, tokens)
+        return total / weights.sum(dim=1, keepdim=True).clamp(min=1e-9)
 
     def _cache_keyword(self) -> str:
         """The decoder's name for its key/value cache: ``cache`` (transformers >= 5.2x) or ``past_key_values``."""
@@ -333,9 +370,9 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         """
         sequences = self._embedding_sequences(tokenizer, notes)
         if not sequences:
-            return torch.empty(0, self.config.embedding_dim)
+            return torch.empty(0, self.config.embedding_size)
         prefix = shared_prefix_length(sequences) if reuse_prefix else 0
-        result = torch.empty(len(sequences), self.config.embedding_dim)
+        result = torch.empty(len(sequences), self.config.embedding_size)
         batches = length_sorted_batches(sequences, batch_size)
         if show_progress_bar:
             from tqdm.auto import tqdm

@@ -47,7 +47,7 @@ class NoteLLMSentenceEmbedding(InputModule):
         return features
 
     def get_sentence_embedding_dimension(self) -> int:
-        return self.model.config.embedding_dim
+        return self.model.config.embedding_size
 
     @classmethod
     def load(
