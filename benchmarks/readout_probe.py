@@ -16,9 +16,11 @@ each token's IDF over the pool's prompts (TF-IDF's weighting: the prompt's own t
 over the training notes' prompts, ``--idf-notes train``), each dimension standardised over the pool, and each one's
 convex fusion ``(1 - w) x embedding cosine + w x mean-state cosine`` at each ``--weights`` (a dev sweep: its best is
 optimistic); the TF-IDF fusion at
-``--lexical-weight``; and ``--report``'s ranked rows scored on the same pool (e.g. MiniLM fine-tuned). Each with its
-paired interval against the reference, overall and by the TF-IDF rank of the target (`lexical_strata`). Writes
-<out>/results.json without per-pair lists.
+``--lexical-weight``; the served lexical block (``NoteLLMConfig.lexical_weight``: layer 0's IDF-weighted mean,
+standardised over the training notes, in the model's own ``encode_notes``) at each ``--block-weights``; and
+``--report``'s ranked rows scored on the same pool (e.g. MiniLM fine-tuned, or the reference model of a block trained
+end to end). Each with its paired interval against ``--reference`` (default: the embedding), overall and by the TF-IDF
+rank of the target (`lexical_strata`). Writes <out>/results.json without per-pair lists.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from notellm_hf.models.notellm.processing_notellm import (
     position_ids_from_mask,
 )
 from notellm_hf.retrieval.lexical import LexicalIndex, hybrid_scores
-from notellm_hf.training.lexical_block import token_idf
+from notellm_hf.training.lexical_block import fit_lexical_block, token_idf
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,10 +124,21 @@ def main() -> None:
         "read-out would have to)",
     )
     parser.add_argument("--report", help="a results.json of the same dev pool: its ranked rows are added")
+    parser.add_argument(
+        "--block-weights",
+        default="",
+        help="served lexical-block rows (the model's own encode_notes with lexical_weight w, `NoteLLMConfig`) at "
+        "each w: a model trained with a block keeps its fitted buffers; one without gets them fitted on the "
+        "training pairs' notes, as the recipe fits them",
+    )
+    parser.add_argument(
+        "--reference", help="the row every other is compared with (e.g. 'report: NoteLLM'); default: the embedding"
+    )
     parser.add_argument("--out", default=str(ROOT / "outputs" / "readout_probe"))
     args = parser.parse_args()
     start = time.time()
-    dev = dev_pool(args.data, args.pool, args.train_pairs, fit_notes=0)
+    # A block is fitted on every note of the training pairs (at most two per pair), as the recipe fits it.
+    dev = dev_pool(args.data, args.pool, args.train_pairs, fit_notes=2 * args.train_pairs if args.block_weights else 0)
     pool, ids, exposure, pairs = dev.pool, dev.ids, dev.exposure, dev.pairs
     model = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -146,6 +159,13 @@ def main() -> None:
                 hybrid_scores(own(rows), other(rows), w)
             )
     scorers[f"embedding + TF-IDF, w {args.lexical_weight:g}"] = hybrid_scorer(embedding, lexical, args.lexical_weight)
+    own_block = model.config.lexical_weight > 0
+    for weight in [float(w) for w in args.block_weights.split(",") if w]:
+        served = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model, lexical_weight=weight)
+        if not own_block:
+            fit_lexical_block(served, tokenizer, dev.fit)  # every note of the training pairs
+        name = f"served lexical block ({'its own' if own_block else 'fitted here'}), w {weight:g}"
+        scorers[name] = embedding_scorer(served.encode_notes(tokenizer, pool).numpy())
     results = {name: {"retrieval": retrieval_metrics(s, ids, pairs, exposure)} for name, s in scorers.items()}
     if args.report:
         for row, result in json.loads(Path(args.report).read_text())["results"].items():
@@ -153,7 +173,9 @@ def main() -> None:
                 if result["retrieval"]["pool_size"] != len(ids) or result["retrieval"]["pairs"] != len(pairs):
                     raise SystemExit(f"{args.report}: row {row!r} was not scored on this dev pool")
                 results[f"report: {row}"] = {"retrieval": result["retrieval"]}
-    reference = next(iter(scorers))
+    reference = args.reference or next(iter(scorers))
+    if reference not in results:
+        raise SystemExit(f"--reference {reference!r} is none of the rows: {sorted(results)}")
     compare_to_reference(results, reference)
     lexical_ranks = target_ranks(lexical.similarity, ids, pairs)
     row_ranks = {name: np.asarray(r["retrieval"]["ranks"]) for name, r in results.items()}
