@@ -16,7 +16,7 @@ each token's IDF over the pool's prompts (TF-IDF's weighting: the prompt's own t
 over the training notes' prompts, ``--idf-notes train``), each dimension standardised over the pool, and each one's
 convex fusion ``(1 - w) x embedding cosine + w x mean-state cosine`` at each ``--weights`` (a dev sweep: its best is
 optimistic); the TF-IDF fusion at
-``--lexical-weight``; the served lexical block (``NoteLLMConfig.lexical_weight``: layer 0's IDF-weighted mean,
+``--lexical-weight``; the served lexical block (``NoteLLMConfig.lexical_block_weight``: layer 0's IDF-weighted mean,
 standardised over the training notes, in the model's own ``encode_notes``) at each ``--block-weights``; and
 ``--report``'s ranked rows scored on the same pool (e.g. MiniLM fine-tuned, or the reference model of a block trained
 end to end). Each with its paired interval against ``--reference`` (default: the embedding), overall and by the TF-IDF
@@ -113,7 +113,9 @@ def main() -> None:
     parser.add_argument("--data", choices=sorted(SETS), default="debian")
     parser.add_argument("--pool", type=int, default=1500)
     parser.add_argument("--train-pairs", type=int, default=4096)
-    parser.add_argument("--layers", default="0,4,30", help="hidden-state indices whose mean states are fused")
+    parser.add_argument(
+        "--layers", default="0,4,30", help='hidden-state indices whose mean states are fused ("": none)'
+    )
     parser.add_argument("--weights", default="0.1,0.3,0.5")
     parser.add_argument("--lexical-weight", type=float, default=0.5)
     parser.add_argument(
@@ -127,7 +129,7 @@ def main() -> None:
     parser.add_argument(
         "--block-weights",
         default="",
-        help="served lexical-block rows (the model's own encode_notes with lexical_weight w, `NoteLLMConfig`) at "
+        help="served lexical-block rows (the model's own encode_notes with lexical_block_weight w, `NoteLLMConfig`) at "
         "each w: a model trained with a block keeps its fitted buffers; one without gets them fitted on the "
         "training pairs' notes, as the recipe fits them",
     )
@@ -142,7 +144,7 @@ def main() -> None:
     pool, ids, exposure, pairs = dev.pool, dev.ids, dev.exposure, dev.pairs
     model = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    layers = [int(layer) for layer in args.layers.split(",")]
+    layers = [int(layer) for layer in args.layers.split(",") if layer]
     idf = token_idf(model, tokenizer, pool if args.idf_notes == "pool" else list(dev.train_notes.values()))
     states, means = token_states(model, tokenizer, pool, layers, idf)
     embedding = unit_rows(model.embedding_head(states).detach())
@@ -159,13 +161,21 @@ def main() -> None:
                 hybrid_scores(own(rows), other(rows), w)
             )
     scorers[f"embedding + TF-IDF, w {args.lexical_weight:g}"] = hybrid_scorer(embedding, lexical, args.lexical_weight)
-    own_block = model.config.lexical_weight > 0
-    for weight in [float(w) for w in args.block_weights.split(",") if w]:
-        served = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model, lexical_weight=weight)
+    block_weights = [float(w) for w in args.block_weights.split(",") if w]
+    if block_weights:
+        # One served encoding: its two unit parts, rescaled, are the encoding at any other weight.
+        own_block = model.config.lexical_block_weight > 0
+        first = block_weights[0]
+        served = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model, lexical_block_weight=first)
         if not own_block:
             fit_lexical_block(served, tokenizer, dev.fit)  # every note of the training pairs
-        name = f"served lexical block ({'its own' if own_block else 'fitted here'}), w {weight:g}"
-        scorers[name] = embedding_scorer(served.encode_notes(tokenizer, pool).numpy())
+        encoded = served.encode_notes(tokenizer, pool).double()
+        dim = served.config.embedding_dim
+        head, block = encoded[:, :dim] / (1 - first) ** 0.5, encoded[:, dim:] / first**0.5
+        for weight in block_weights:
+            name = f"served lexical block ({'its own' if own_block else 'fitted here'}), w {weight:g}"
+            mixed = torch.cat([head * (1 - weight) ** 0.5, block * weight**0.5], dim=1)
+            scorers[name] = embedding_scorer(mixed.float().numpy())
     results = {name: {"retrieval": retrieval_metrics(s, ids, pairs, exposure)} for name, s in scorers.items()}
     if args.report:
         for row, result in json.loads(Path(args.report).read_text())["results"].items():

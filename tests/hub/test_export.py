@@ -183,7 +183,7 @@ def test_push_uploads_card_first_and_reloads_from_the_hub_copy(tmp_path, trained
 
 
 def test_a_model_with_a_lexical_block_exports_and_serves_its_whole_embedding(tmp_path):
-    model, tokenizer = make_model("qwen2", lexical_weight=0.2)
+    model, tokenizer = make_model("qwen2", lexical_block_weight=0.2)
     fit_lexical_block(model, tokenizer, TOY_NOTES)
     model.save_pretrained(tmp_path / "trained")
     tokenizer.save_pretrained(tmp_path / "trained")

@@ -137,7 +137,7 @@ def test_cli_exports_stock_modules_and_renders_a_note_table(tmp_path, capsys):
 
 
 def test_export_refuses_a_model_whose_lexical_block_stock_modules_cannot_compute(tmp_path):
-    model, tokenizer = make_model("llama", lexical_weight=0.2)
+    model, tokenizer = make_model("llama", lexical_block_weight=0.2)
     fit_lexical_block(model, tokenizer, TOY_NOTES)
     model.save_pretrained(tmp_path / "trained")
     tokenizer.save_pretrained(tmp_path / "trained")

@@ -26,7 +26,7 @@ def hand_idf(tokenizer, prompt, notes=TOY_NOTES) -> dict[int, float]:
 
 
 def test_idf_counts_documents_and_gives_the_prompts_own_words_nothing():
-    model, tokenizer = make_model("llama", lexical_weight=0.3)
+    model, tokenizer = make_model("llama", lexical_block_weight=0.3)
     # Words of the hashtag prompt alone ("topics", the number asked for) in one note's text: still template words.
     notes = [*TOY_NOTES, {"note_id": "words", "title": "Two topics", "content": "The 2 topics are: 3"}]
     idf = token_idf(model, tokenizer, notes)
@@ -43,7 +43,7 @@ def test_idf_counts_documents_and_gives_the_prompts_own_words_nothing():
 
 def test_the_lexical_block_is_the_standardised_idf_weighted_mean_of_token_embeddings():
     weight = 0.3
-    model, tokenizer = make_model("llama", lexical_weight=weight)
+    model, tokenizer = make_model("llama", lexical_block_weight=weight)
     fit_lexical_block(model, tokenizer, TOY_NOTES)
     idf = hand_idf(tokenizer, model.note_prompt)
     table = model.get_input_embeddings().weight.detach().double()
@@ -61,7 +61,7 @@ def test_the_lexical_block_is_the_standardised_idf_weighted_mean_of_token_embedd
 
 def test_the_head_part_is_the_plain_models_embedding_and_the_cosine_mixes_both():
     weight = 0.25
-    model, tokenizer = make_model("llama", lexical_weight=weight)
+    model, tokenizer = make_model("llama", lexical_block_weight=weight)
     fit_lexical_block(model, tokenizer, TOY_NOTES)
     plain, _ = make_model("llama")
     plain.load_state_dict(model.state_dict(), strict=False)
@@ -76,7 +76,7 @@ def test_the_head_part_is_the_plain_models_embedding_and_the_cosine_mixes_both()
 
 
 def test_the_prompt_prefix_cache_batches_and_padding_leave_the_block_unchanged():
-    model, tokenizer = make_model("llama", lexical_weight=0.3)
+    model, tokenizer = make_model("llama", lexical_block_weight=0.3)
     fit_lexical_block(model, tokenizer, TOY_NOTES)
     cached = model.encode_notes(tokenizer, TOY_NOTES, batch_size=3)
     whole = model.encode_notes(tokenizer, TOY_NOTES, batch_size=1, reuse_prefix=False)
@@ -86,7 +86,7 @@ def test_the_prompt_prefix_cache_batches_and_padding_leave_the_block_unchanged()
 def test_a_saved_model_keeps_its_fitted_block(tmp_path):
     from transformers import AutoModel
 
-    model, tokenizer = make_model("llama", lexical_weight=0.3)
+    model, tokenizer = make_model("llama", lexical_block_weight=0.3)
     fit_lexical_block(model, tokenizer, TOY_NOTES)
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
@@ -95,7 +95,7 @@ def test_a_saved_model_keeps_its_fitted_block(tmp_path):
 
 
 def test_an_unfitted_block_and_bad_settings_are_named():
-    model, tokenizer = make_model("llama", lexical_weight=0.3)
+    model, tokenizer = make_model("llama", lexical_block_weight=0.3)
     with pytest.raises(ValueError, match="lexical block is not fitted"):
         model.encode_notes(tokenizer, TOY_NOTES[:2])
     with pytest.raises(ValueError, match="at least 2 training notes"):
@@ -103,8 +103,8 @@ def test_an_unfitted_block_and_bad_settings_are_named():
     plain, _ = make_model("llama")
     with pytest.raises(ValueError, match="no lexical block"):
         fit_lexical_block(plain, tokenizer, TOY_NOTES)
-    for settings in ({"lexical_weight": -0.1}, {"lexical_weight": 1.0}):
-        with pytest.raises(ValueError, match=r"lexical_weight must be in \[0, 1\)"):
+    for settings in ({"lexical_block_weight": -0.1}, {"lexical_block_weight": 1.0}):
+        with pytest.raises(ValueError, match=r"lexical_block_weight must be in \[0, 1\)"):
             make_model("llama", **settings)
     with pytest.raises(ValueError, match="center_embeddings=False"):
-        make_model("llama", lexical_weight=0.3, center_embeddings=True)
+        make_model("llama", lexical_block_weight=0.3, center_embeddings=True)

@@ -255,11 +255,11 @@ def test_training_in_a_child_process_logs_every_step_and_saves_the_model(toy, tm
 
 
 def test_the_recipe_fits_the_lexical_block_on_the_training_notes_before_training(toy, tmp_path):
-    overrides = ["--lexical_weight", "0.3", "--max_steps", "1", "--learning_rate", "0", "--eval_strategy", "no"]
+    overrides = ["--lexical_block_weight", "0.3", "--max_steps", "1", "--learning_rate", "0", "--eval_strategy", "no"]
     trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides))
     model = AutoModel.from_pretrained(tmp_path / "model", trust_remote_code=True)
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
-    assert model.config.lexical_weight == 0.3
+    assert model.config.lexical_block_weight == 0.3
     # The training pairs hold all 8 toy notes: a token in 2 of them weighs log(8 / 2).
     prompt = model.note_prompt
     documents = [set(prompt.embedding_input_ids(tokenizer, Note.from_any(note))) for note in TOY_NOTES]

@@ -86,7 +86,7 @@ def model_card(
         model_id=model_id or "path/to/export",
         embedding_dim=model_config.embedding_dim,
         embedding_size=model_config.embedding_size,
-        lexical_weight=model_config.lexical_weight,
+        lexical_block_weight=model_config.lexical_block_weight,
         readout=model_config.readout,
         pooling=TEI_POOLING[stock_pooling_mode(model_config.readout)],
         backbone=model_config.text_config.model_type,

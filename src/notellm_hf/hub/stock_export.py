@@ -46,11 +46,11 @@ def stock_sentence_transformer(model: Any, tokenizer: Any, staging: Path) -> Any
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize, Pooling, Transformer
 
-    if model.config.lexical_weight > 0:
+    if model.config.lexical_block_weight > 0:
         raise ValueError(
-            f"this model has a lexical block (lexical_weight {model.config.lexical_weight:g}), which stock modules "
-            "cannot compute (Pooling has no IDF-weighted mean of token embeddings): export it with --format "
-            "notellm, whose SentenceTransformer runs NoteLLM's own remote code"
+            f"this model has a lexical block (lexical_block_weight {model.config.lexical_block_weight:g}), which "
+            "stock modules cannot compute (Pooling has no IDF-weighted mean of token embeddings): export it with "
+            "--format notellm, whose SentenceTransformer runs NoteLLM's own remote code"
         )
     decoder = model.language_model.get_decoder()
     decoder.save_pretrained(staging, safe_serialization=True)

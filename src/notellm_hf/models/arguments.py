@@ -33,7 +33,7 @@ class NoteLLMArguments:
             "measured on MovieLens dev, round 31)."
         },
     )
-    lexical_weight: float = field(
+    lexical_block_weight: float = field(
         default=0.0,
         metadata={
             "help": "Share w of the cosine given to the lexical block: the IDF-weighted mean of the note's token "
@@ -75,6 +75,6 @@ class NoteLLMArguments:
             "readout": self.readout,
             "initial_tau": self.initial_tau,
             "center_embeddings": self.center_embeddings,
-            "lexical_weight": self.lexical_weight,
+            "lexical_block_weight": self.lexical_block_weight,
             "prompt": self.prompt().to_dict(),
         }

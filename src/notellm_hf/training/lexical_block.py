@@ -1,4 +1,4 @@
-"""Fitting the lexical block of a NoteLLM built with ``lexical_weight > 0`` (see ``NoteLLMConfig``).
+"""Fitting the lexical block of a NoteLLM built with ``lexical_block_weight > 0`` (see ``NoteLLMConfig``).
 
 Why: NoteLLM reads a note out of one hidden state, and on Debian its misses are the pairs whose partners share rare
 words (package names) that TF-IDF matches exactly (benchmarks/RESULTS.md, rounds 19 and 33). The lexical block
@@ -49,8 +49,8 @@ def fit_lexical_block(model: Any, tokenizer: Any, notes: Sequence[Any], batch_si
     """Sets the model's ``token_idf`` to [`token_idf`] of ``notes`` and its ``lexical_center`` / ``lexical_scale`` to
     the mean and standard deviation of their IDF-weighted token-embedding means (``lexical_means``)."""
     notellm = unwrap_peft(model)
-    if notellm.config.lexical_weight <= 0:
-        raise ValueError("this model has no lexical block (lexical_weight is 0)")
+    if notellm.config.lexical_block_weight <= 0:
+        raise ValueError("this model has no lexical block (lexical_block_weight is 0)")
     if len(notes) < 2:
         raise ValueError(f"the lexical block needs at least 2 training notes to fit, got {len(notes)}")
     notellm.token_idf.copy_(token_idf(notellm, tokenizer, notes))

@@ -92,7 +92,7 @@ def train(
     )
     # Fitted on training notes only: the test pool stays unseen.
     in_pairs = notes_in_pairs(train_pairs)
-    if notellm_args.lexical_weight > 0:
+    if notellm_args.lexical_block_weight > 0:
         fit_lexical_block(model, tokenizer, [notes[i] for i in in_pairs])
     if notellm_args.embedding_head_init != "random":
         sample = random.Random(training_args.seed).sample(in_pairs, min(notellm_args.head_init_notes, len(in_pairs)))

@@ -30,7 +30,7 @@ class NoteLLMConfig(PreTrainedConfig):
             ``embedding_center`` buffer. Why: the head outputs can all gain one shared direction, which squeezes
             every cosine into a narrow band where the contrastive loss sits at its random level; centring removes
             that band (measured on MovieLens, where it did not score more: benchmarks/RESULTS.md, round 31).
-        lexical_weight: ``w`` in [0, 1): the share of the cosine given to the note's words (not in the paper).
+        lexical_block_weight: ``w`` in [0, 1): the share of the cosine given to the note's words (not in the paper).
             ``w > 0`` appends a fixed lexical block to the embedding: the mean of the note's token embeddings
             (the backbone's input embeddings), each token weighted by its IDF over the training notes (the
             prompt's own tokens, in every note, weigh 0; rare names most), standardised per dimension with the
@@ -57,7 +57,7 @@ class NoteLLMConfig(PreTrainedConfig):
     initial_tau: float = 3.0
     normalize_embeddings: bool = True
     center_embeddings: bool = False
-    lexical_weight: float = 0.0
+    lexical_block_weight: float = 0.0
     prompt: dict[str, Any] | None = None
     embedding_only: bool = False
 
@@ -67,19 +67,19 @@ class NoteLLMConfig(PreTrainedConfig):
             raise ValueError(f"readout must be one of {READOUT_POSITIONS}, got {self.readout!r}")
         if not isinstance(self.embedding_dim, int) or self.embedding_dim < 1:
             raise ValueError(f"embedding_dim must be a positive integer, got {self.embedding_dim!r}")
-        if not 0.0 <= self.lexical_weight < 1.0:
-            raise ValueError(f"lexical_weight must be in [0, 1), got {self.lexical_weight!r}")
-        if self.lexical_weight > 0 and (self.center_embeddings or not self.normalize_embeddings):
+        if not 0.0 <= self.lexical_block_weight < 1.0:
+            raise ValueError(f"lexical_block_weight must be in [0, 1), got {self.lexical_block_weight!r}")
+        if self.lexical_block_weight > 0 and (self.center_embeddings or not self.normalize_embeddings):
             raise ValueError(
-                "lexical_weight > 0 fuses two unit vectors into one cosine: it needs normalize_embeddings=True "
+                "lexical_block_weight > 0 fuses two unit vectors into one cosine: it needs normalize_embeddings=True "
                 "and center_embeddings=False"
             )
 
     @property
     def embedding_size(self) -> int:
         """Dimensions of the embeddings the model returns: ``embedding_dim``, plus the lexical block's
-        ``hidden_size`` when ``lexical_weight > 0``."""
-        return self.embedding_dim + (self.text_config.hidden_size if self.lexical_weight > 0 else 0)
+        ``hidden_size`` when ``lexical_block_weight > 0``."""
+        return self.embedding_dim + (self.text_config.hidden_size if self.lexical_block_weight > 0 else 0)
 
 
 __all__ = ["NoteLLMConfig"]

@@ -124,7 +124,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
         if config.center_embeddings:
             # The running mean of the head outputs over training batches (the trainer updates it), for serving.
             self.register_buffer("embedding_center", torch.zeros(config.embedding_dim))
-        if config.lexical_weight > 0:
+        if config.lexical_block_weight > 0:
             # The lexical block's IDF per vocabulary entry and the per-dimension standardisation of its weighted
             # means, fitted on training notes (notellm_hf.training.fit_lexical_block) and saved with the model.
             vocabulary, hidden = language_model.get_input_embeddings().weight.shape
@@ -259,13 +259,13 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
                 # which sees the whole batch; a chunk of it here would be centred on the wrong mean.
                 return embeddings
             embeddings = embeddings - self.embedding_center.float()
-        if self.config.lexical_weight > 0:
+        if self.config.lexical_block_weight > 0:
             # Two unit vectors scaled by sqrt(1 - w) and sqrt(w): one unit vector whose cosine is their convex mix.
-            weight = self.config.lexical_weight
+            weight = self.config.lexical_block_weight
             lexical = self.lexical_means(input_ids, attention_mask, emb)
             if not bool((self.lexical_scale > 0).all()):
                 raise ValueError(
-                    "lexical_weight > 0 but the lexical block is not fitted: call "
+                    "lexical_block_weight > 0 but the lexical block is not fitted: call "
                     "notellm_hf.training.fit_lexical_block(model, tokenizer, training_notes) before use"
                 )
             lexical = (lexical - self.lexical_center.float()) / self.lexical_scale.float()
