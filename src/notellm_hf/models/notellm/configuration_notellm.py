@@ -39,7 +39,8 @@ class NoteLLMConfig(PreTrainedConfig):
             its cosine is ``(1 - w) x head cosine + w x lexical cosine``: one dense vector (one index) that holds
             the rare-word evidence a single read-out state loses (benchmarks/RESULTS.md, round 33). The IDF and
             the standardisation are buffers fitted on training notes (``notellm_hf.training.fit_lexical_block``)
-            and saved with the model.
+            and saved with the model. Measured on Debian at w 0.2 (round 34): the pairs whose partners share rare
+            words rise, those that share few fall, level on the test pool; so off by default.
         embedding_only: build without the LM head, for serving embeddings (pass ``embedding_only=True`` to
             ``from_pretrained``; generation is then unavailable and the head's weights are not loaded).
         prompt: settings of the Note Compression Prompt (``NoteCompressionPrompt.to_dict()``); ``None`` is the
