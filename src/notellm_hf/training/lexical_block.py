@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..models.notellm.processing_notellm import Note, padded_batch
+from ..models.notellm.processing_notellm import padded_batch
 from .lora import unwrap_peft
 
 
@@ -34,13 +34,17 @@ def token_idf(model: Any, tokenizer: Any, notes: Sequence[Any]) -> torch.Tensor:
     no note holds, for a token in every note and for the prompt's own words (``template_token_ids``), highest for a
     token one note holds (the rare names TF-IDF matches)."""
     notellm = unwrap_peft(model)
-    prompt = notellm.note_prompt
+    return _sequences_idf(notellm, tokenizer, notellm._embedding_sequences(tokenizer, notes))
+
+
+def _sequences_idf(notellm: Any, tokenizer: Any, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+    """[`token_idf`] of notes already tokenized into their embedding prompts."""
     frequency = torch.zeros(notellm.get_input_embeddings().weight.shape[0], dtype=torch.float64)
-    for note in notes:
-        frequency[torch.tensor(sorted(set(prompt.embedding_input_ids(tokenizer, Note.from_any(note)))))] += 1
-    idf = torch.log(len(notes) / frequency.clamp(min=1))
+    for sequence in sequences:
+        frequency[torch.tensor(sorted(set(sequence)))] += 1
+    idf = torch.log(len(sequences) / frequency.clamp(min=1))
     idf[frequency == 0] = 0.0
-    idf[template_token_ids(prompt, tokenizer)] = 0.0
+    idf[template_token_ids(notellm.note_prompt, tokenizer)] = 0.0
     return idf.float()
 
 
@@ -53,8 +57,8 @@ def fit_lexical_block(model: Any, tokenizer: Any, notes: Sequence[Any], batch_si
         raise ValueError("this model has no lexical block (lexical_block_weight is 0)")
     if len(notes) < 2:
         raise ValueError(f"the lexical block needs at least 2 training notes to fit, got {len(notes)}")
-    notellm.token_idf.copy_(token_idf(notellm, tokenizer, notes))
-    sequences = notellm._embedding_sequences(tokenizer, notes)
+    sequences = notellm._embedding_sequences(tokenizer, notes)  # tokenized once for the IDF and the means
+    notellm.token_idf.copy_(_sequences_idf(notellm, tokenizer, sequences))
     means = []
     for start in range(0, len(sequences), batch_size):
         batch = padded_batch(sequences[start : start + batch_size], tokenizer.pad_token_id)

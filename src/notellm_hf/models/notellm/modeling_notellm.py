@@ -261,13 +261,13 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             embeddings = embeddings - self.embedding_center.float()
         if self.config.lexical_block_weight > 0:
             # Two unit vectors scaled by sqrt(1 - w) and sqrt(w): one unit vector whose cosine is their convex mix.
-            weight = self.config.lexical_block_weight
-            lexical = self.lexical_means(input_ids, attention_mask, emb)
             if not bool((self.lexical_scale > 0).all()):
                 raise ValueError(
                     "lexical_block_weight > 0 but the lexical block is not fitted: call "
                     "notellm_hf.training.fit_lexical_block(model, tokenizer, training_notes) before use"
                 )
+            weight = self.config.lexical_block_weight
+            lexical = self.lexical_means(input_ids, attention_mask, emb)
             lexical = (lexical - self.lexical_center.float()) / self.lexical_scale.float()
             parts = [F.normalize(embeddings, dim=-1) * (1 - weight) ** 0.5, F.normalize(lexical, dim=-1) * weight**0.5]
             return torch.cat(parts, dim=-1)
