@@ -15,7 +15,8 @@ reference); for each of ``--layers`` the mean state over the tokens before ``[EM
 each token's IDF over the pool's prompts (TF-IDF's weighting: the prompt's own tokens weigh 0, rare names most; or
 over the training notes' prompts, ``--idf-notes train``), each dimension standardised over the pool, and each one's
 convex fusion ``(1 - w) x embedding cosine + w x mean-state cosine`` at each ``--weights`` (a dev sweep: its best is
-optimistic); the TF-IDF fusion at
+optimistic); with ``--bags``, the same fusions with exact IDF-weighted bags (`lexical_bags`: the ceiling of any
+lexical block over the prompt's tokens, and what the text beyond the prompt adds); the TF-IDF fusion at
 ``--lexical-weight``; the served lexical block (``NoteLLMConfig.lexical_block_weight``: layer 0's IDF-weighted mean,
 standardised over the training notes, in the model's own ``encode_notes``) at each ``--block-weights``; and
 ``--report``'s ranked rows scored on the same pool (e.g. MiniLM fine-tuned, or the reference model of a block trained
@@ -47,6 +48,7 @@ from notellm_hf.models.notellm.processing_notellm import (
     position_ids_from_mask,
 )
 from notellm_hf.retrieval.lexical import LexicalIndex, hybrid_scores
+from notellm_hf.training.lexical_block import _sequences_idf as token_idf_of_sequences
 from notellm_hf.training.lexical_block import fit_lexical_block, token_idf
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +100,41 @@ def standardised(states: torch.Tensor) -> torch.Tensor:
     return (states - states.mean(dim=0)) / states.std(dim=0).clamp(min=1e-6)
 
 
+def bag_rows(sequences: list[list[int]], idf: torch.Tensor, sublinear: bool = False) -> np.ndarray:
+    """(n, vocabulary) L2-normalised bags of token ids, each count times the token's IDF (``sublinear``: (1 + log
+    count) times it, TF-IDF's weighting): what any lexical block over these tokens could at best keep, exactly."""
+    counts = torch.zeros(len(sequences), len(idf), dtype=torch.float64)
+    for row, sequence in enumerate(sequences):
+        counts[row].index_add_(
+            0, torch.tensor(sequence, dtype=torch.long), torch.ones(len(sequence), dtype=torch.float64)
+        )
+    weights = torch.where(counts > 0, 1 + counts.clamp(min=1).log(), 0.0) if sublinear else counts
+    return unit_rows(weights * idf.double())
+
+
+def lexical_bags(model, tokenizer, pool: list, train_notes: list) -> dict[str, np.ndarray]:
+    """Exact lexical vectors of the pool, their IDF counted over ``train_notes`` (as a served model would have to):
+    the IDF-weighted bag of the prompt's tokens (the lexical block's input, before its token-embedding mean blurs
+    it), of the whole note text's tokens (no truncation budget), the same with sublinear counts, and word TF-IDF."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from notellm_hf.data.notes import note_text
+
+    def text_tokens(notes: list) -> list[list[int]]:
+        return [tokenizer(note_text(note), add_special_tokens=False)["input_ids"] for note in notes]
+
+    prompt = [model.note_prompt.embedding_input_ids(tokenizer, Note.from_any(note)) for note in pool]
+    text = text_tokens(pool)
+    text_idf = token_idf_of_sequences(model, tokenizer, text_tokens(train_notes))
+    words = TfidfVectorizer(sublinear_tf=True).fit([note_text(note) for note in train_notes])
+    return {
+        "prompt tokens": bag_rows(prompt, token_idf(model, tokenizer, train_notes)),
+        "note tokens": bag_rows(text, text_idf),
+        "note tokens, sublinear": bag_rows(text, text_idf, sublinear=True),
+        "note words (TF-IDF)": unit_rows(torch.from_numpy(words.transform([note_text(n) for n in pool]).toarray())),
+    }
+
+
 def slim(retrieval: dict) -> dict:
     """A row's retrieval entry without its per-pair lists (ranks, curve, each bucket's pair rows), in place."""
     for key in ("ranks", "curve"):
@@ -134,13 +171,20 @@ def main() -> None:
         "training pairs' notes, as the recipe fits them",
     )
     parser.add_argument(
+        "--bags",
+        action="store_true",
+        help="rows fusing the embedding with exact IDF-weighted bags (`lexical_bags`) at each --weights",
+    )
+    parser.add_argument(
         "--reference", help="the row every other is compared with (e.g. 'report: NoteLLM'); default: the embedding"
     )
     parser.add_argument("--out", default=str(ROOT / "outputs" / "readout_probe"))
     args = parser.parse_args()
     start = time.time()
     # A block is fitted on every note of the training pairs (at most two per pair), as the recipe fits it.
-    dev = dev_pool(args.data, args.pool, args.train_pairs, fit_notes=2 * args.train_pairs if args.block_weights else 0)
+    dev = dev_pool(
+        args.data, args.pool, args.train_pairs, fit_notes=2 * args.train_pairs if args.block_weights or args.bags else 0
+    )
     pool, ids, exposure, pairs = dev.pool, dev.ids, dev.exposure, dev.pairs
     model = NoteLLMForEmbeddingAndGeneration.from_pretrained(args.model)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -153,12 +197,15 @@ def main() -> None:
     lexical = LexicalIndex(pool)
     own = embedding_scorer(embedding)
     scorers = {"NoteLLM (its embedding)": own}
-    for (name, layer), state in means.items():
-        other = embedding_scorer(unit_rows(standardised(state)))
-        scorers[f"{name} state, layer {layer}"] = other
+    others = {f"{name} state, layer {layer}": unit_rows(standardised(state)) for (name, layer), state in means.items()}
+    if args.bags:
+        others |= {f"bag of {name}": bag for name, bag in lexical_bags(model, tokenizer, pool, dev.fit).items()}
+    for name, rows_of_other in others.items():
+        other = embedding_scorer(rows_of_other.astype(np.float32))
+        scorers[name] = other
         for weight in [float(w) for w in args.weights.split(",")]:
-            scorers[f"embedding + {name} state of layer {layer}, w {weight:g}"] = lambda rows, w=weight, other=other: (
-                hybrid_scores(own(rows), other(rows), w)
+            scorers[f"embedding + {name}, w {weight:g}"] = lambda rows, w=weight, other=other: hybrid_scores(
+                own(rows), other(rows), w
             )
     scorers[f"embedding + TF-IDF, w {args.lexical_weight:g}"] = hybrid_scorer(embedding, lexical, args.lexical_weight)
     block_weights = [float(w) for w in args.block_weights.split(",") if w]

@@ -67,3 +67,16 @@ def test_standardised_states_have_zero_mean_and_unit_spread_per_dimension():
     # by hand: means 3 and 200, sample standard deviations 2 and 100
     expected = torch.tensor([[-1.0, -1.0], [0.0, 1.0], [1.0, 0.0]])
     torch.testing.assert_close(module.standardised(states), expected)
+
+
+def test_bags_weigh_each_count_by_its_idf_and_sublinear_bags_take_one_plus_the_log_count():
+    idf = torch.tensor([0.0, 1.0, 2.0, 0.5])
+    sequences = [[1, 1, 2], [2, 3]]
+    # by hand: note 0 holds token 1 twice (2 x 1.0) and token 2 once (1 x 2.0); note 1 tokens 2 and 3 once
+    plain = module.bag_rows(sequences, idf)
+    assert plain[0] == pytest.approx([0, 2 / math.sqrt(8), 2 / math.sqrt(8), 0], abs=1e-6)
+    assert plain[1] == pytest.approx([0, 0, 2 / math.sqrt(4.25), 0.5 / math.sqrt(4.25)], abs=1e-6)
+    sublinear = module.bag_rows(sequences, idf, sublinear=True)
+    first = 1 + math.log(2)  # (1 + log 2) x 1.0 for token 1
+    assert sublinear[0] == pytest.approx([0, first / math.hypot(first, 2), 2 / math.hypot(first, 2), 0], abs=1e-6)
+    assert sublinear[1] == pytest.approx(plain[1], abs=1e-6)  # counts of 1 are left as they are
