@@ -10,6 +10,10 @@
 #   bash benchmarks/quality_gpu_rows.sh OUT VARIANT [VARIANT ...]   (e.g. "NoteLLM w/o CSFT" "lexical block")
 # STEPS, POOL and EXTRA (recipe flags for every run, e.g. a smoke test's "--bf16 false") override the defaults.
 set -euo pipefail
+if [ $# -lt 2 ]; then
+  echo "usage: bash benchmarks/quality_gpu_rows.sh OUT VARIANT [VARIANT ...]" >&2
+  exit 2
+fi
 out=$1
 shift
 python=${PYTHON:-python}
@@ -19,7 +23,7 @@ quality=("$python" benchmarks/quality.py --config recipes/smollm2-135m-gpu/confi
          --generation-notes 100 --baselines "" --extra "${EXTRA:-}")
 mkdir -p "$out"
 "${quality[@]}" --train-only --variants "" --out "$out/data"  # the data set and the converted backbone, once
-threads=$(( $(nproc) / $# > 0 ? $(nproc) / $# : 1 ))
+threads=$(( $(nproc) > $# ? $(nproc) / $# : 1 ))
 pids=()
 for variant in "$@"; do
   slug=${variant//[^A-Za-z0-9]/_}

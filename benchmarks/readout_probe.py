@@ -115,7 +115,8 @@ def bag_rows(sequences: list[list[int]], idf: torch.Tensor, sublinear: bool = Fa
 def lexical_bags(model, tokenizer, pool: list, train_notes: list) -> dict[str, np.ndarray]:
     """Exact lexical vectors of the pool, their IDF counted over ``train_notes`` (as a served model would have to):
     the IDF-weighted bag of the prompt's tokens (the lexical block's input, before its token-embedding mean blurs
-    it), of the whole note text's tokens (no truncation budget), the same with sublinear counts, and word TF-IDF."""
+    it), of the whole note text's tokens (no truncation budget; the prompt's own tokens weigh 0 here too, as in the
+    block), the same with sublinear counts, and word TF-IDF."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from notellm_hf.data.notes import note_text
