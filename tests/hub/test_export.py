@@ -196,3 +196,19 @@ def test_a_model_with_a_lexical_block_exports_and_serves_its_whole_embedding(tmp
     torch.testing.assert_close(torch.tensor(got["auto"]), expected, atol=1e-6, rtol=0)
     card = " ".join((out / "README.md").read_text().split())
     assert "cosine is 0.8 x the head's cosine + 0.2 x the lexical cosine: 48 dimensions in all" in card
+
+
+def test_an_unfitted_lexical_block_is_refused_before_anything_is_written(tmp_path):
+    base, tokenizer = make_model("qwen2", lexical_block_weight=0.2)  # never fitted: its buffers are zeros
+    base.save_pretrained(tmp_path / "base")
+    tokenizer.save_pretrained(tmp_path / "base")
+    apply_lora(base, r=4, lora_alpha=8).save_pretrained(tmp_path / "adapter")
+    for source in ("base", "adapter"):
+        with pytest.raises(ValueError, match="lexical block is not fitted"):
+            export_model(tmp_path / source, tmp_path / f"out_{source}", base_model=str(tmp_path / "base"))
+        assert not (tmp_path / f"out_{source}").exists()
+    fitted, tokenizer = make_model("qwen2", lexical_block_weight=0.2)  # the same kind of model, fitted, exports
+    fit_lexical_block(fitted, tokenizer, TOY_NOTES)
+    fitted.save_pretrained(tmp_path / "fitted")
+    tokenizer.save_pretrained(tmp_path / "fitted")
+    assert (export_model(tmp_path / "fitted", tmp_path / "out_fitted") / "model.safetensors").exists()

@@ -261,7 +261,7 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             embeddings = embeddings - self.embedding_center.float()
         if self.config.lexical_block_weight > 0:
             # Two unit vectors scaled by sqrt(1 - w) and sqrt(w): one unit vector whose cosine is their convex mix.
-            if not bool((self.lexical_scale > 0).all()):
+            if not self.lexical_block_fitted:
                 raise ValueError(
                     "lexical_block_weight > 0 but the lexical block is not fitted: call "
                     "notellm_hf.training.fit_lexical_block(model, tokenizer, training_notes) before use"
@@ -272,6 +272,12 @@ class NoteLLMForEmbeddingAndGeneration(NoteLLMPreTrainedModel, GenerationMixin):
             parts = [F.normalize(embeddings, dim=-1) * (1 - weight) ** 0.5, F.normalize(lexical, dim=-1) * weight**0.5]
             return torch.cat(parts, dim=-1)
         return F.normalize(embeddings, dim=-1) if self.config.normalize_embeddings else embeddings
+
+    @property
+    def lexical_block_fitted(self) -> bool:
+        """False while a lexical block's buffers still hold the zeros it was built with (fit_lexical_block sets them);
+        True for a model without a block."""
+        return self.config.lexical_block_weight <= 0 or bool((self.lexical_scale > 0).all())
 
     def lexical_means(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, emb: torch.Tensor | None = None
