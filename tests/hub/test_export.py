@@ -203,8 +203,8 @@ def test_an_unfitted_lexical_block_is_refused_before_anything_is_written(tmp_pat
     base.save_pretrained(tmp_path / "base")
     tokenizer.save_pretrained(tmp_path / "base")
     apply_lora(base, r=4, lora_alpha=8).save_pretrained(tmp_path / "adapter")
-    for source in ("base", "adapter"):
-        with pytest.raises(ValueError, match="lexical block is not fitted"):
+    for source, remedy in (("base", "fit it first"), ("adapter", "merged model folder")):
+        with pytest.raises(ValueError, match=f"lexical block is not fitted.*{remedy}"):
             export_model(tmp_path / source, tmp_path / f"out_{source}", base_model=str(tmp_path / "base"))
         assert not (tmp_path / f"out_{source}").exists()
     fitted, tokenizer = make_model("qwen2", lexical_block_weight=0.2)  # the same kind of model, fitted, exports

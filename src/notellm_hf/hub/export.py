@@ -49,9 +49,14 @@ def load_for_export(source: Path, base_model: str | None) -> tuple[Any, Any, str
     else:
         raise ValueError(f"{source} is not a NoteLLM model or adapter folder (no config.json / adapter_config.json)")
     if not model.lexical_block_fitted:
+        remedy = (
+            "a LoRA adapter does not carry them: export the training run's merged model folder instead"
+            if base is not None
+            else "fit it first (notellm_hf.training.fit_lexical_block on the training notes)"
+        )
         raise ValueError(
             f"{source}: the model's lexical block is not fitted (lexical_block_weight > 0, its buffers are zeros); "
-            "a LoRA adapter does not carry them: export the training run's merged model folder instead"
+            f"{remedy}"
         )
     if not (Path(tokenizer_source) / "tokenizer_config.json").exists():
         raise ValueError(f"{source}: no tokenizer found (tokenizer_config.json is missing)")
