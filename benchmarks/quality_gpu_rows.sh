@@ -2,8 +2,8 @@
 # Rows of the GPU quality benchmark on Debian (round 32's command: the claim-sized 3,000-note pool, 700 x 64 pairs of
 # recipes/smollm2-135m-gpu/config_quality.yaml), each variant trained and then scored by its own process, the
 # variants side by side on one GPU: a 135M model leaves most of it idle (an H200 ran three runs at 2.06 steps/s each,
-# 6.2 together, where round 32's single run made 3.5). Each row's hybrid with TF-IDF is scored at the dev-chosen weight
-# 0.5 (not for w/o GCL, which is not an encoder to serve). The host's cores are split between the runs. Compare the
+# 6.2 together, where round 32's single run made 3.5). Each row's hybrid with TF-IDF is scored at weight 0.5, the one
+# Debian dev chose for NoteLLM (round 19; not for w/o GCL, which is not an encoder to serve). The host's cores are split between the runs. Compare the
 # rows with round 32's on the same pool and pairs:
 #   python benchmarks/compare_rows.py --reference "OUT/<variant, other than letters and digits as _>/debian/report/results.json:<variant>" \
 #       --row benchmarks/results/debian/round32_gpu_h200_test_pool.json:minilm-finetuned

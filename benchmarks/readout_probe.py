@@ -48,8 +48,7 @@ from notellm_hf.models.notellm.processing_notellm import (
     position_ids_from_mask,
 )
 from notellm_hf.retrieval.lexical import LexicalIndex, hybrid_scores
-from notellm_hf.training.lexical_block import _sequences_idf as token_idf_of_sequences
-from notellm_hf.training.lexical_block import fit_lexical_block, token_idf
+from notellm_hf.training.lexical_block import fit_lexical_block, sequences_idf, token_idf
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,7 +125,7 @@ def lexical_bags(model, tokenizer, pool: list, train_notes: list) -> dict[str, n
 
     prompt = [model.note_prompt.embedding_input_ids(tokenizer, Note.from_any(note)) for note in pool]
     text = text_tokens(pool)
-    text_idf = token_idf_of_sequences(model, tokenizer, text_tokens(train_notes))
+    text_idf = sequences_idf(model, tokenizer, text_tokens(train_notes))
     words = TfidfVectorizer(sublinear_tf=True).fit([note_text(note) for note in train_notes])
     return {
         "prompt tokens": bag_rows(prompt, token_idf(model, tokenizer, train_notes)),

@@ -34,11 +34,12 @@ def token_idf(model: Any, tokenizer: Any, notes: Sequence[Any]) -> torch.Tensor:
     no note holds, for a token in every note and for the prompt's own words (``template_token_ids``), highest for a
     token one note holds (the rare names TF-IDF matches)."""
     notellm = unwrap_peft(model)
-    return _sequences_idf(notellm, tokenizer, notellm._embedding_sequences(tokenizer, notes))
+    return sequences_idf(notellm, tokenizer, notellm._embedding_sequences(tokenizer, notes))
 
 
-def _sequences_idf(notellm: Any, tokenizer: Any, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
-    """[`token_idf`] of notes already tokenized into their embedding prompts."""
+def sequences_idf(notellm: Any, tokenizer: Any, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+    """[`token_idf`] of notes already tokenized (their embedding prompts, or any other token sequences of them): the
+    fit tokenizes once for the IDF and the means, and the readout probe counts whole note texts."""
     frequency = torch.zeros(notellm.get_input_embeddings().weight.shape[0], dtype=torch.float64)
     for sequence in sequences:
         frequency[torch.tensor(sorted(set(sequence)))] += 1
@@ -58,7 +59,7 @@ def fit_lexical_block(model: Any, tokenizer: Any, notes: Sequence[Any], batch_si
     if len(notes) < 2:
         raise ValueError(f"the lexical block needs at least 2 training notes to fit, got {len(notes)}")
     sequences = notellm._embedding_sequences(tokenizer, notes)  # tokenized once for the IDF and the means
-    notellm.token_idf.copy_(_sequences_idf(notellm, tokenizer, sequences))
+    notellm.token_idf.copy_(sequences_idf(notellm, tokenizer, sequences))
     means = []
     for start in range(0, len(sequences), batch_size):
         batch = padded_batch(sequences[start : start + batch_size], tokenizer.pad_token_id)
