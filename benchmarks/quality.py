@@ -40,6 +40,7 @@ VARIANTS = {
     # Levers of issue 13, each on top of the config (compare on --dev, choose, then confirm on the test pool).
     "pca head": "--embedding_head_init pca",
     "whitened head": "--embedding_head_init pca_whitened",
+    "pair head": "--embedding_head_init pair_cca --head_init_notes 1024",
     "tau lr x100": "--tau_lr_multiplier 100",
     "fixed scale 50": "--fix_tau true --initial_tau 3.912",
     "hard negatives": "--hard_negatives 1",

@@ -11,7 +11,7 @@ from transformers import AutoModel, AutoTokenizer, TrainerCallback
 
 from notellm_hf import ContrastiveSignalWarning, Note
 from notellm_hf.training import note_key
-from notellm_hf.training.head_init import readout_states
+from notellm_hf.training.head_init import pair_canonical_head, readout_states
 from notellm_hf.training.recipe import parse_recipe_args, train, train_in_child_process
 
 from conftest import REPO_ROOT as ROOT
@@ -233,6 +233,23 @@ def test_the_recipe_starts_the_head_from_the_principal_directions(toy, tmp_path)
     top = torch.linalg.svd(states - mean, full_matrices=False).Vh[:3]
     unit = mean / mean.norm()
     expected = top - (top @ unit)[:, None] * unit[None, :]
+    torch.testing.assert_close(weight.abs(), expected.abs(), atol=1e-4, rtol=1e-3)
+
+
+def test_the_recipe_starts_the_pair_head_from_the_training_pairs(toy, tmp_path):
+    overrides = ["--embedding_head_init", "pair_cca", "--embedding_dim", "3", "--max_steps", "1"]
+    overrides += ["--learning_rate", "0", "--eval_strategy", "no"]
+    trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides))
+    weight = trainer.model.embedding_head.weight.detach().double()
+    # Refit by hand (lr 0 leaves the model as initialised): the default 512 notes cover every training pair, and the
+    # fit's sums do not depend on the pairs' order.
+    pairs = trainer.train_dataset
+    by_id = {note["note_id"]: note for note in TOY_NOTES}
+    anchors, positives = (
+        readout_states(trainer.model, trainer.processing_class, [by_id[i] for i in pairs[side]])
+        for side in ("anchor", "positive")
+    )
+    expected = pair_canonical_head(anchors, positives, 3)
     torch.testing.assert_close(weight.abs(), expected.abs(), atol=1e-4, rtol=1e-3)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from .notellm.configuration_notellm import READOUT_POSITIONS
 from .notellm.processing_notellm import NOTE_FIELDS, PRESETS, NoteCompressionPrompt
 
-HEAD_INITS = ("random", "pca", "pca_whitened")
+HEAD_INITS = ("random", "pca", "pca_whitened", "pair_cca")
 
 
 @dataclass
@@ -48,11 +48,15 @@ class NoteLLMArguments:
         default="random",
         metadata={
             "help": "How the embedding head starts: 'random', 'pca' (top principal directions of training notes' "
-            "read-out states, mean direction removed) or 'pca_whitened' (the same, scaled to unit variance).",
+            "read-out states, mean direction removed), 'pca_whitened' (the same, scaled to unit variance) or "
+            "'pair_cca' (the directions in which training pairs' read-out states agree most: a shrunk symmetric CCA).",
             "choices": HEAD_INITS,
         },
     )
-    head_init_notes: int = field(default=512, metadata={"help": "Training notes the pca head inits are fitted on."})
+    head_init_notes: int = field(
+        default=512,
+        metadata={"help": "Training notes the head inits read (pair_cca: half as many pairs, both notes of each)."},
+    )
     title_max_tokens: int = field(default=20, metadata={"help": "Title token budget (paper: 20)."})
     content_max_tokens: int = field(default=80, metadata={"help": "Content token budget (paper: 80)."})
     field_order: list[str] = field(
