@@ -8,7 +8,9 @@
 3. trains NoteLLM from SmolLM2-135M-Instruct with recipes/smollm2-135m-cpu/config_debian.yaml for one pass over
    the training pairs (--epochs, [`epoch_steps`]) or as long as the --minutes budget leaves once NoteLLM's own
    evaluation is set aside (its pool pass timed on this machine first: see [`training_seconds`]), whichever is
-   shorter, then evaluates it against those rows;
+   shorter, then evaluates it against those rows, and fuses NoteLLM and MiniLM each with the pool's TF-IDF cosine
+   at the weight the set's dev split chose for it ([`HYBRID_WEIGHTS`]: the ranking `notellm recommend
+   --lexical-weight` serves), comparing the two hybrids with a paired interval;
 4. shows query notes with their top recommendations and the hashtags/category the model generates;
 5. writes <out>/report (markdown, JSON, recall and training curves), an exportable model <out>/export and the
    pool's index <out>/index, and prints the `notellm explore` command that browses them.
@@ -37,6 +39,9 @@ POOL_PASSES_AFTER_TRAINING = 1.4
 # 2026-11-30: 248 s from the demo's start to training, data loading and the clock included): only used to decide,
 # before they run, whether the pool must be halved; their actual time is measured, since they run before training.
 BASELINE_POOL_PASSES = 1.0
+# The lexical weight of each encoder's hybrid row per set, chosen on the set's dev split (benchmarks/RESULTS.md,
+# rounds 19-21; the Makefile's benchmark uses the same): (1 - w) x the encoder's cosine + w x the pool's TF-IDF cosine.
+HYBRID_WEIGHTS = {"debian": {"NoteLLM": 0.5, "minilm": 0.6}, "movielens": {"NoteLLM": 0.2, "minilm": 0.8}}
 # Seconds kept back from the budget for what the estimate misses (a slower stretch of a shared host, model loads).
 SAFETY_SECONDS = 90
 # Below this much training the demo would show an untrained model: the pool is halved instead.
@@ -124,6 +129,22 @@ def training_seconds(
     native bf16 trains longer, one without stays inside the budget."""
     passes = POOL_PASSES_AFTER_TRAINING + (BASELINE_POOL_PASSES if baselines_pending else 0.0)
     return budget - elapsed - head_pass - passes * pool_pass - SAFETY_SECONDS
+
+
+def hybrid_comparison(results: dict[str, Any]) -> str:
+    """The line comparing NoteLLM's hybrid row with MiniLM's (a paired bootstrap interval over the test pairs; the
+    table's intervals are NoteLLM's embedding against each row)."""
+    from notellm_hf.evaluation import compare_to_reference
+
+    rows = {name: dict(results[f"{name} + lexical"]) for name in ("NoteLLM", "minilm")}
+    compare_to_reference(rows, "NoteLLM")
+    versus = rows["minilm"]["vs_reference"]["all"]
+    weights = ", ".join(f"{name} w = {row['lexical']['weight']:g}" for name, row in rows.items())
+    return (
+        f"Hybrid ranking (each cosine fused with the pool's TF-IDF cosine: {weights}): NoteLLM + lexical "
+        f"{rows['NoteLLM']['retrieval']['avg']:.2f} vs minilm + lexical {rows['minilm']['retrieval']['avg']:.2f}, "
+        f"difference {versus['difference']:+.2f} [{versus['low']:+.2f}, {versus['high']:+.2f}]"
+    )
 
 
 def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3, k: int = 5) -> str:
@@ -236,6 +257,7 @@ def main() -> None:
             backbone=backbone,
             out_dir=report,
             generation_notes=args.generation_notes,
+            lexical_weights={"minilm": HYBRID_WEIGHTS[args.data]["minilm"]},
         )
 
     # A finished run is reused only when the command, the config file and the set's note mapping are what they were.
@@ -302,8 +324,10 @@ def main() -> None:
         out_dir=report,
         generation_notes=args.generation_notes,
         earlier=baselines,
+        lexical_weights={"NoteLLM": HYBRID_WEIGHTS[args.data]["NoteLLM"]},
     )
-    print(markdown_table(results["results"]), flush=True)
+    hybrid = hybrid_comparison(results["results"])
+    print(f"{markdown_table(results['results'])}\n{hybrid}", flush=True)
     training_curves(log_history, report / "training_curves.png")
 
     print("[4/5] recommendations and generations for a few test notes ...", flush=True)
@@ -326,7 +350,8 @@ def main() -> None:
     if pool_pass is not None:  # how many priced passes the work after training took (POOL_PASSES_AFTER_TRAINING)
         timing += f"; after training {after:.0f} s = {after / pool_pass:.2f} pool passes of {pool_pass:.0f} s"
     (report / "report.md").write_text(
-        f"# notellm demo ({args.data})\n\n{markdown_table(results['results'])}\n\n![recall](recall_curves.png)\n\n"
+        f"# notellm demo ({args.data})\n\n{markdown_table(results['results'])}\n\n{hybrid}.\n\n"
+        "![recall](recall_curves.png)\n\n"
         f"{training}.\n\n![training](training_curves.png)\n\n## Examples\n\n{examples}\n\n{timing}.\n"
     )
     print(f"{timing}. Report {report}/report.md, model {out}/export", flush=True)

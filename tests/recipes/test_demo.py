@@ -52,3 +52,20 @@ def test_the_report_says_how_many_steps_the_budget_allowed_and_whether_the_loss_
     # The whole pass, and a log too short for a quarter: no budget remark, no signal.
     finished = {"steps_done": 128, "max_steps": 128, "train_seconds": 1024.0, "log_history": log[:3]}
     assert demo.training_summary(finished) == "Training: 128 of 128 steps in 1024 s"
+
+
+def test_the_hybrid_line_compares_notellms_hybrid_with_minilms_pair_by_pair(demo):
+    def row(ranks, weight):
+        retrieval = {"ranks": ranks, "scaled_ks": {"top 1": 1, "top 10": 10}, "pairs": len(ranks), "avg": 0.0}
+        return {"retrieval": retrieval, "lexical": {"weight": weight}}
+
+    # Per pair (top 1, top 10): NoteLLM + lexical 100, 50, 0, 100 -> Avg 62.5; minilm + lexical 50, 50, 0, 0 -> 25.
+    results = {"NoteLLM + lexical": row([1, 5, 20, 1], 0.5), "minilm + lexical": row([2, 5, 20, 30], 0.6)}
+    results["NoteLLM + lexical"]["retrieval"]["avg"], results["minilm + lexical"]["retrieval"]["avg"] = 62.5, 25.0
+    line = demo.hybrid_comparison(results)
+    assert line.startswith("Hybrid ranking (each cosine fused with the pool's TF-IDF cosine: NoteLLM w = 0.5, minilm w")
+    assert "NoteLLM + lexical 62.50 vs minilm + lexical 25.00, difference +37.50 [" in line
+    low, high = (float(v) for v in line.rsplit("[", 1)[1].rstrip("]").split(", "))
+    # The per-pair differences are 50, 0, 0, 100: every resampled mean lies in [0, 100].
+    assert 0.0 <= low <= 37.5 <= high <= 100.0
+    assert "vs_reference" not in results["minilm + lexical"]  # the table's own comparisons stay as they were
