@@ -75,8 +75,8 @@ def pair_canonical_head(
     multiple of the identity by ``shrinkage`` (n is far below what a 576-dim covariance needs), each row scaled by
     ``mu ** power`` so the directions where pairs agree most weigh most. The mean direction is mapped to 0 and the
     rows rescaled to mean norm 1, as the orthonormal pca head's, so training starts at the same step sizes (a cosine
-    does not see the global scale). Defaults: the best of a zero-step sweep on the Debian dev split (shrinkage 0.1 /
-    0.3 / 0.6 / 0.8 / 0.9, power 0 / 0.5 / 1; benchmarks/RESULTS.md, round 36). Needs n > dim."""
+    does not see the global scale). Defaults: the best of a zero-step sweep on the Debian dev split (shrinkage 0.1 to
+    0.97, power 0 to 1; benchmarks/RESULTS.md, round 36). Needs n > dim."""
     if len(anchors) != len(positives):
         raise ValueError(f"{len(anchors)} anchor states but {len(positives)} positive states")
     if len(anchors) <= dim:
