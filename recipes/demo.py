@@ -152,6 +152,7 @@ def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3,
     from notellm_hf import Note
     from notellm_hf.backbones import load_notellm
     from notellm_hf.data.benchmark_set import load_benchmark_set
+    from notellm_hf.retrieval.neighbour_hashtags import NEIGHBOURS, lendable_hashtags, neighbour_hashtags
 
     benchmark = load_benchmark_set(data_dir)
     test = [Note.from_any(row) for row in benchmark.split_notes("test")]
@@ -162,12 +163,17 @@ def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3,
     generated_categories = model.generate_category(tokenizer, picked, categories=categories)
     vocabulary = benchmark.hashtag_vocabulary or None
     generated_hashtags = model.generate_hashtags(tokenizer, picked, num_hashtags=3, vocabulary=vocabulary)
+    lendable = lendable_hashtags(test, vocabulary)
+    lent_hashtags = [neighbour_hashtags(index.recommend(note.note_id, NEIGHBOURS), lendable) for note in picked]
     related = benchmark.test_pairs.groupby("note_id_a").note_id_b.apply(set)
     lines = []
-    for note, category, hashtags in zip(picked, generated_categories, generated_hashtags, strict=True):
+    for note, category, hashtags, lent in zip(
+        picked, generated_categories, generated_hashtags, lent_hashtags, strict=True
+    ):
         lines.append(f"### {note.note_id}: {note.title}")
         lines.append(f"- category: generated `{category}`, true `{note.category}`")
         lines.append(f"- hashtags: generated {hashtags}, true {list(note.hashtags)[:6]}")
+        lines.append(f"- hashtags its {NEIGHBOURS} nearest pool notes carry: {lent}")
         for rank, (note_id, score) in enumerate(index.recommend(note.note_id, k), start=1):
             mark = " (a related note in the test pairs)" if note_id in related.get(note.note_id, set()) else ""
             lines.append(f"  {rank}. {note_id}: {by_id[note_id].title} [{score:.3f}]{mark}")

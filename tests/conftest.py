@@ -241,6 +241,17 @@ def brute_force_avg(scores: np.ndarray, pool_ids: list[str], pairs) -> float:
     return float(np.mean([100.0 * np.mean([r <= k for r in ranks]) for k in ks]))
 
 
+def brute_force_neighbour_tags(embeddings, note_ids, tags_of, query, k, num=3) -> list[str]:
+    """A query note's lent tags counted by hand: cosine to every other note, the k best, each voting its cosine."""
+    unit = {i: e / np.linalg.norm(e) for i, e in zip(note_ids, np.asarray(embeddings, dtype=np.float64), strict=True)}
+    others = sorted((i for i in note_ids if i != query), key=lambda i: -float(unit[i] @ unit[query]))[:k]
+    votes = defaultdict(float)
+    for i in others:
+        for tag in dict.fromkeys(tags_of[i]):
+            votes[tag] += max(float(unit[i] @ unit[query]), 0.0)
+    return sorted(votes, key=votes.get, reverse=True)[:num]
+
+
 def hand_tfidf(texts: list[str], vocabulary_texts: list[str] | None = None) -> np.ndarray:
     """TF-IDF by the textbook: words of 2+ word characters, lower-cased; tf 1 + ln(count); idf ln((1 + n) /
     (1 + df)) + 1 over the fitted texts; each vector scaled to unit length."""

@@ -12,9 +12,17 @@ from notellm_hf.cli import main
 from notellm_hf.data.benchmark_set import load_benchmark_set, write_benchmark_set
 from notellm_hf.data.notes import note_text
 from notellm_hf.data.sets.movielens import build_movielens_tmdb
+from notellm_hf.evaluation.generation_metrics import hashtag_metrics
 
 from conftest import MOVIELENS_FIXTURE as FIXTURE
-from conftest import brute_force_avg, build_tokenizer, hand_tfidf, saved_model, tiny_backbone
+from conftest import (
+    brute_force_avg,
+    brute_force_neighbour_tags,
+    build_tokenizer,
+    hand_tfidf,
+    saved_model,
+    tiny_backbone,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +75,20 @@ def test_evaluate_writes_the_report_for_models_and_baselines(tmp_path, benchmark
             embeddings = np.load(out / f"embeddings_{name.replace(' ', '_')}.npy")
             scores = embeddings @ embeddings.T
         assert result["retrieval"]["avg"] == pytest.approx(brute_force_avg(scores, pool_ids, pairs)), name
+    # Every embedding row lends its 10 nearest other pool notes' tags (those in the training notes' tag list) to the
+    # first 6 tagged pool notes, counted here by hand.
+    benchmark = load_benchmark_set(benchmark_dir)
+    pool = {row["note_id"]: Note.from_any(row) for row in benchmark.split_notes("test")}
+    tagged = [note_id for note_id in pool_ids if pool[note_id].hashtags][:6]
+    listed = set(benchmark.hashtag_vocabulary)
+    lendable = {note_id: [t for t in note.hashtags if t in listed] for note_id, note in pool.items()}
+    k = min(10, len(pool_ids) - 1)
+    for name in ("NoteLLM tiny", "minilm", "backbone", "prompteol"):
+        embeddings = np.load(out / f"embeddings_{name.replace(' ', '_')}.npy")
+        lent = [brute_force_neighbour_tags(embeddings, pool_ids, lendable, note_id, k) for note_id in tagged]
+        expected = hashtag_metrics(lent, [list(pool[note_id].hashtags) for note_id in tagged])
+        assert report[name]["neighbour_hashtags"] == pytest.approx(expected), name
+    assert "neighbour_hashtags" not in report["popularity"]
     reference_avg = report["NoteLLM tiny"]["retrieval"]["avg"]
     for name in ("popularity", "minilm", "backbone", "prompteol"):
         lead = report[name]["vs_reference"]["all"]

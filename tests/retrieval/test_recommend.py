@@ -57,6 +57,12 @@ def test_new_note_is_embedded_and_searched_with_generated_fields(indexed):
     assert [hit["note_id"] for hit in records[0]["related"]] == brute_force(query, embeddings, ids, 4)
     categories = {note["category"] for note in TOY_NOTES if note.get("category")}
     assert records[0]["category"] in categories and isinstance(records[0]["hashtags"], list)
+    # The lent tags, counted by hand: each related note votes its score for each of its catalog tags.
+    votes = {}
+    for hit in records[0]["related"]:
+        for tag in next(n for n in TOY_NOTES if n["note_id"] == hit["note_id"]).get("hashtags") or []:
+            votes[tag] = votes.get(tag, 0.0) + max(hit["score"], 0.0)
+    assert records[0]["neighbour_hashtags"] == sorted(votes, key=votes.get, reverse=True)[:3]
 
 
 def test_hybrid_ranking_is_the_fused_brute_force_ranking(indexed):

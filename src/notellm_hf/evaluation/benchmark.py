@@ -19,6 +19,7 @@ from ..data.io import write_text
 from ..models.notellm.processing_notellm import Note
 from ..precision import inference_autocast, resolve_precision
 from ..retrieval.lexical import LexicalIndex, check_lexical_weight
+from ..retrieval.neighbour_hashtags import NEIGHBOURS, lendable_hashtags, pool_neighbour_hashtags
 from .baselines import BASELINES, BaselineInputs
 from .generation_metrics import category_metrics, hashtag_metrics
 from .metrics import embedding_scorer, hybrid_scorer, retrieval_metrics
@@ -49,7 +50,9 @@ def evaluate_benchmark(
 
     ``models`` maps a row name to a model folder or Hub id (loaded with ``trust_remote_code``); category and
     hashtag generation are scored on the first ``generation_notes`` test notes (category decoding constrained
-    to the set's categories). ``baselines`` are names of [`BASELINES`]; ``backbone`` (a causal LM) is needed by
+    to the set's categories; hashtags within the training notes' tags). Every embedding row also scores the hashtags
+    its 10 nearest other pool notes carry ([`pool_neighbour_hashtags`], under ``"neighbour_hashtags"``): the tags
+    an encoder's neighbours lend. ``baselines`` are names of [`BASELINES`]; ``backbone`` (a causal LM) is needed by
     those that run one. ``reuse_embeddings`` takes a model's pool embeddings from an earlier run into ``out_dir``
     when they are newer than its folder (reruns of a report). ``sentence_max_tokens`` caps MiniLM's input (its
     own limit: 256). Every encoder runs on ``device`` (default: the GPU when there is one). The causal LMs encode
@@ -87,6 +90,7 @@ def evaluate_benchmark(
     hashtag_vocabulary = benchmark.hashtag_vocabulary or None  # decoding within the training notes' tags
     sample = notes[:generation_notes]
     tagged = [note for note in notes if note.hashtags][:generation_notes]
+    lendable = lendable_hashtags(notes, hashtag_vocabulary)
     out = Path(out_dir or ".")
 
     def embeddings_file(name: str) -> Path:
@@ -103,7 +107,12 @@ def evaluate_benchmark(
             out.mkdir(parents=True, exist_ok=True)
             np.save(embeddings_file(name), embeddings)
             write_text(embeddings_file(name).with_suffix(".json"), json.dumps(provenance))
-        return {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
+        result = {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
+        if tagged and len(ids) > 1:
+            queries, k = [note.note_id for note in tagged], min(NEIGHBOURS, len(ids) - 1)
+            lent = pool_neighbour_hashtags(embeddings, ids, lendable, queries, k=k)
+            result["neighbour_hashtags"] = hashtag_metrics(lent, [list(note.hashtags) for note in tagged])
+        return result
 
     def saved_embeddings(name: str, path: str | Path) -> np.ndarray | None:
         """A previous run's embeddings of this pool in this run's precision, if saved after every file of the (local)

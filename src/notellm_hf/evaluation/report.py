@@ -22,7 +22,8 @@ def _interval(comparison: dict[str, Any] | None) -> str:
 
 def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     """One row per model: scaled recall (Table 2 layout), Avg, the reference row's lead in Avg with its paired
-    bootstrap 95% interval (when rows were compared), and Avg on low/high-exposure targets (Table 3)."""
+    bootstrap 95% interval (when rows were compared), Avg on low/high-exposure targets (Table 3), the generation
+    metrics, and ROUGE-1 of the tags the row's 10 nearest pool notes carry."""
     reference = next((r["vs_reference"]["reference"] for r in results.values() if "vs_reference" in r), None)
     lead = [f"{reference} − row, Avg [95% CI]", f"{reference} − row, low-exp. [95% CI]"] if reference else []
     header = [
@@ -38,6 +39,7 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
         "R-1",
         "R-2",
         "R-L",
+        "R-1, neighbours' tags",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, result in results.items():
@@ -54,6 +56,7 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
             _cell(category.get("accuracy")),
             _cell(category.get("ill")),
             *(_cell(hashtags.get(key)) for key in ("bleu4", "rouge1", "rouge2", "rougeL")),
+            _cell((result.get("neighbour_hashtags") or {}).get("rouge1")),
         ]
         lines.append("| " + " | ".join([name, *cells]) + " |")
     first = next(iter(results.values()))["retrieval"]
