@@ -247,8 +247,8 @@ def brute_force_neighbour_tags(embeddings, note_ids, tags_of, query, k, num=3) -
     others = sorted((i for i in note_ids if i != query), key=lambda i: -float(unit[i] @ unit[query]))[:k]
     votes = defaultdict(float)
     for i in others:
-        for tag in dict.fromkeys(tags_of[i]):
-            votes[tag] += max(float(unit[i] @ unit[query]), 0.0)
+        for tag in dict.fromkeys(tags_of[i]) if float(unit[i] @ unit[query]) > 0 else ():
+            votes[tag] += float(unit[i] @ unit[query])
     return sorted(votes, key=votes.get, reverse=True)[:num]
 
 

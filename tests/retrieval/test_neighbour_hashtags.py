@@ -9,10 +9,11 @@ from conftest import brute_force_neighbour_tags
 
 def test_each_neighbour_votes_its_cosine_for_each_of_its_tags():
     tags = {"a": ["x", "y"], "b": ["y", "z", "y"], "c": ["z", "w"], "d": ["v"]}
-    # Votes by hand: x 0.9, y 0.9 + 0.5 = 1.4 (b's repeated y counts once), z 0.5 + 0 (c's cosine is negative), w 0;
-    # "e" is unknown and lends nothing.
+    # Votes by hand: x 0.9, y 0.9 + 0.5 = 1.4 (b's repeated y counts once), z 0.5 (c's negative cosine lends nothing,
+    # so w is never lent); "e" is unknown and lends nothing.
     neighbours = [("b", 0.5), ("a", 0.9), ("c", -0.2), ("e", 0.8)]
     assert neighbour_hashtags(neighbours, tags, num_hashtags=3) == ["y", "x", "z"]
+    assert neighbour_hashtags(neighbours, tags, num_hashtags=4) == ["y", "x", "z"]
     assert neighbour_hashtags(neighbours, tags, num_hashtags=1) == ["y"]
     # A tie goes to the nearer neighbour's tag, whatever order the neighbours come in.
     # Here x (0.6 from p) ties w (0.3 + 0.3 from q and r): x's neighbour is nearer.
@@ -35,14 +36,18 @@ def test_pool_notes_borrow_the_tags_of_their_nearest_other_notes_as_counted_by_h
     # Leave-one-out: a tag only the query carries never comes back to it.
     alone = {**{i: ["shared"] for i in ids}, "n0": ["mine"]}
     assert pool_neighbour_hashtags(embeddings, ids, alone, ["n0"], k=29) == [["shared"]]
+    # A k past the pool takes every other note.
+    assert pool_neighbour_hashtags(embeddings, ids, tags, ["n1"], k=99) == [
+        brute_force_neighbour_tags(embeddings, ids, tags, "n1", 29)
+    ]
 
 
 def test_pool_neighbours_reject_bad_input_by_name():
     ids, embeddings = ["a", "b", "c"], np.eye(3, dtype=np.float32)
     with pytest.raises(ValueError, match="one embedding row per pool note"):
         pool_neighbour_hashtags(embeddings[:2], ids, {}, ["a"])
-    with pytest.raises(ValueError, match=r"k must be between 1 and the pool size minus the query \(2\), got 3"):
-        pool_neighbour_hashtags(embeddings, ids, {}, ["a"], k=3)
+    with pytest.raises(ValueError, match="k must be >= 1, got 0"):
+        pool_neighbour_hashtags(embeddings, ids, {}, ["a"], k=0)
     with pytest.raises(ValueError, match=r"1 query notes are not in the pool, e.g. \['z'\]"):
         pool_neighbour_hashtags(embeddings, ids, {}, ["a", "z"], k=1)
 

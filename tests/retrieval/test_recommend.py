@@ -61,7 +61,8 @@ def test_new_note_is_embedded_and_searched_with_generated_fields(indexed):
     votes = {}
     for hit in records[0]["related"]:
         for tag in next(n for n in TOY_NOTES if n["note_id"] == hit["note_id"]).get("hashtags") or []:
-            votes[tag] = votes.get(tag, 0.0) + max(hit["score"], 0.0)
+            if hit["score"] > 0:
+                votes[tag] = votes.get(tag, 0.0) + hit["score"]
     assert records[0]["neighbour_hashtags"] == sorted(votes, key=votes.get, reverse=True)[:3]
 
 

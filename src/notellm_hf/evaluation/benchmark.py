@@ -19,7 +19,7 @@ from ..data.io import write_text
 from ..models.notellm.processing_notellm import Note
 from ..precision import inference_autocast, resolve_precision
 from ..retrieval.lexical import LexicalIndex, check_lexical_weight
-from ..retrieval.neighbour_hashtags import NEIGHBOURS, lendable_hashtags, pool_neighbour_hashtags
+from ..retrieval.neighbour_hashtags import lendable_hashtags, pool_neighbour_hashtags
 from .baselines import BASELINES, BaselineInputs
 from .generation_metrics import category_metrics, hashtag_metrics
 from .metrics import embedding_scorer, hybrid_scorer, retrieval_metrics
@@ -108,9 +108,8 @@ def evaluate_benchmark(
             np.save(embeddings_file(name), embeddings)
             write_text(embeddings_file(name).with_suffix(".json"), json.dumps(provenance))
         result = {"retrieval": retrieval_metrics(embedding_scorer(embeddings), ids, pairs, exposure)}
-        if tagged and len(ids) > 1:
-            queries, k = [note.note_id for note in tagged], min(NEIGHBOURS, len(ids) - 1)
-            lent = pool_neighbour_hashtags(embeddings, ids, lendable, queries, k=k)
+        if tagged:
+            lent = pool_neighbour_hashtags(embeddings, ids, lendable, [note.note_id for note in tagged])
             result["neighbour_hashtags"] = hashtag_metrics(lent, [list(note.hashtags) for note in tagged])
         return result
 
