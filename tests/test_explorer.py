@@ -37,6 +37,14 @@ def test_a_note_of_the_set_shows_its_nearest_pool_notes_with_the_known_ones_mark
     marked = [row.split("`")[1] for row in related.splitlines() if row.endswith("| yes |")]
     assert marked == ["piano"]  # the toy test pair (guitar, piano)
     assert "true category: `Music`" in description and "generated category" in description and baseline == ""
+    # The tags its 3 related notes lend, counted by hand: each votes its cosine (when positive) for each of its tags.
+    votes = {}
+    for note_id in table_ids(related):
+        cosine = float(embeddings[POOL.index(note_id)] @ embeddings[0])
+        for tag in TOY_NOTES_BY_ID[note_id]["hashtags"] if cosine > 0 else ():
+            votes[tag] = votes.get(tag, 0.0) + cosine
+    lent = ", ".join(sorted(votes, key=votes.get, reverse=True)[:3]) or "-"
+    assert f"- hashtags its 3 related notes carry: {lent}" in description
 
 
 def test_the_page_finds_related_notes_for_a_pasted_note_in_a_real_browser(explorer_setup):

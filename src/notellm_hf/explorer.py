@@ -46,6 +46,11 @@ class Explorer:
             for a, b in zip(pairs.note_id_a, pairs.note_id_b, strict=True):
                 self.known[a].add(b)
 
+    @property
+    def _recommenders(self) -> tuple[Recommender, Recommender | None]:
+        """NoteLLM's recommender and the baseline's (None without one), in the page's column order."""
+        return self.notellm, self.baseline
+
     def choices(self) -> list[tuple[str, str]]:
         """(label, note id) of the indexed notes, for the picker."""
         ids = self.notellm.index.note_ids[:MAX_CHOICES]
@@ -62,13 +67,16 @@ class Explorer:
             rows.append(row + ((" yes |" if hit.note_id in known else " |") if known is not None else ""))
         return "\n".join(rows)
 
-    def _describe(self, note: Note, true_fields: bool) -> str:
+    def _describe(self, note: Note, true_fields: bool, related: Sequence[Related]) -> str:
+        """The note's generated fields and the tags its ``related`` notes (NoteLLM's) lend."""
         generated = self.notellm.describe([note])[0]
         lines = [f"### {_cell(note.title) or note.note_id}"]
         if true_fields:
             lines.append(f"- true category: `{note.category or '-'}`; hashtags: {', '.join(note.hashtags) or '-'}")
         tags = ", ".join(generated["hashtags"]) or "-"
         lines.append(f"- generated category: `{generated['category'] or '-'}`; hashtags: {tags}")
+        lent = ", ".join(self.notellm.lent_hashtags(related)) or "-"
+        lines.append(f"- hashtags its {len(related)} related notes carry: {lent}")
         return "\n".join(lines)
 
     def show_note(self, note_id: str) -> tuple[str, str, str]:
@@ -76,11 +84,9 @@ class Explorer:
         if not note_id:
             return "Pick a note.", "", ""
         note = self.notellm.note(note_id)
-        tables = [
-            self._table(recommender, recommender.related(note_id, self.k), note_id) if recommender else ""
-            for recommender in (self.notellm, self.baseline)
-        ]
-        return self._describe(note, True), *tables
+        hits = [recommender.related(note_id, self.k) if recommender else [] for recommender in self._recommenders]
+        tables = [self._table(r, h, note_id) if r else "" for r, h in zip(self._recommenders, hits, strict=True)]
+        return self._describe(note, True, hits[0]), *tables
 
     def show_new(self, title: str, content: str, hashtags: str) -> tuple[str, str, str]:
         """(generated fields, NoteLLM's related notes, the baseline's) for a pasted note (cold start)."""
@@ -89,11 +95,11 @@ class Explorer:
             note = Note("new note", title=title, content=content, hashtags=tags)
         except ValueError:
             return "Give the new note a title, content or hashtags.", "", ""
-        tables = [
-            self._table(recommender, recommender.related_to_new([note], self.k)[0], None) if recommender else ""
-            for recommender in (self.notellm, self.baseline)
+        hits = [
+            recommender.related_to_new([note], self.k)[0] if recommender else [] for recommender in self._recommenders
         ]
-        return self._describe(note, False), *tables
+        tables = [self._table(r, h, None) if r else "" for r, h in zip(self._recommenders, hits, strict=True)]
+        return self._describe(note, False, hits[0]), *tables
 
     def app(self) -> Any:
         """The Gradio page (a ``gr.Blocks``); ``launch()`` it."""

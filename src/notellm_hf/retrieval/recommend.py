@@ -177,7 +177,7 @@ class Recommender:
     def lent_hashtags(self, related: Sequence[Related], num_hashtags: int = 3) -> list[str]:
         """The catalog tags a note's related notes carry most, each voting its score ([`neighbour_hashtags`]): at a
         small training budget these beat the generated hashtags (RESULTS, round 37)."""
-        tags = {note_id: note.hashtags for note_id, note in self.catalog.items()}
+        tags = {hit.note_id: self.catalog[hit.note_id].hashtags for hit in related if hit.note_id in self.catalog}
         return neighbour_hashtags([(hit.note_id, hit.score) for hit in related], tags, num_hashtags)
 
     def describe(self, notes: Sequence[Note], num_hashtags: int = 3) -> list[dict[str, Any]]:
