@@ -10,8 +10,8 @@ count. Reports BLEU-4 / ROUGE (the paper's metrics), exact tag precision (% of t
 own), tags per note, distinct tags over all notes, tags outside the list, the wall seconds (bf16 autocast where
 native), and ROUGE-1 of each vocabulary row minus the open row. ``--report`` is an evaluation folder
 (``pool_ids.json``, ``embeddings_<encoder>.npy`` of the same pool): each encoder's row holds the listed tags its 10
-nearest other pool notes carry (``pool_neighbour_hashtags``), compared with the first vocabulary row and, for a
-second encoder, with the first encoder's row (ROUGE-1 and exact precision).
+nearest other pool notes carry (``pool_neighbour_hashtags``), compared with the first vocabulary row and (every
+encoder after the first) with the first encoder's row (ROUGE-1 and exact precision).
 """
 
 from __future__ import annotations
