@@ -164,17 +164,16 @@ def show_examples(model_dir: Path, data_dir: Path, index: Any, queries: int = 3,
     vocabulary = benchmark.hashtag_vocabulary or None
     generated_hashtags = model.generate_hashtags(tokenizer, picked, num_hashtags=3, vocabulary=vocabulary)
     lendable = lendable_hashtags(test, vocabulary)
-    lent_hashtags = [neighbour_hashtags(index.recommend(note.note_id, NEIGHBOURS), lendable) for note in picked]
+    nearest = [index.recommend(note.note_id, max(k, NEIGHBOURS)) for note in picked]  # one search serves both lists
     related = benchmark.test_pairs.groupby("note_id_a").note_id_b.apply(set)
     lines = []
-    for note, category, hashtags, lent in zip(
-        picked, generated_categories, generated_hashtags, lent_hashtags, strict=True
-    ):
+    for note, category, hashtags, hits in zip(picked, generated_categories, generated_hashtags, nearest, strict=True):
         lines.append(f"### {note.note_id}: {note.title}")
         lines.append(f"- category: generated `{category}`, true `{note.category}`")
         lines.append(f"- hashtags: generated {hashtags}, true {list(note.hashtags)[:6]}")
+        lent = neighbour_hashtags(hits[:NEIGHBOURS], lendable)
         lines.append(f"- hashtags its {NEIGHBOURS} nearest pool notes carry: {lent}")
-        for rank, (note_id, score) in enumerate(index.recommend(note.note_id, k), start=1):
+        for rank, (note_id, score) in enumerate(hits[:k], start=1):
             mark = " (a related note in the test pairs)" if note_id in related.get(note.note_id, set()) else ""
             lines.append(f"  {rank}. {note_id}: {by_id[note_id].title} [{score:.3f}]{mark}")
         lines.append("")

@@ -241,15 +241,21 @@ def brute_force_avg(scores: np.ndarray, pool_ids: list[str], pairs) -> float:
     return float(np.mean([100.0 * np.mean([r <= k for r in ranks]) for k in ks]))
 
 
+def hand_lent_tags(hits, tags_of, num=3) -> list[str]:
+    """Tags lent by ``(note_id, score)`` hits (nearest first), counted by hand: each hit with a positive score votes it
+    once for each of its tags; the ``num`` most voted, ties in order of first vote."""
+    votes = defaultdict(float)
+    for note_id, score in hits:
+        for tag in dict.fromkeys(tags_of.get(note_id, ())) if score > 0 else ():
+            votes[tag] += score
+    return sorted(votes, key=votes.get, reverse=True)[:num]
+
+
 def brute_force_neighbour_tags(embeddings, note_ids, tags_of, query, k, num=3) -> list[str]:
     """A query note's lent tags counted by hand: cosine to every other note, the k best, each voting its cosine."""
     unit = {i: e / np.linalg.norm(e) for i, e in zip(note_ids, np.asarray(embeddings, dtype=np.float64), strict=True)}
-    others = sorted((i for i in note_ids if i != query), key=lambda i: -float(unit[i] @ unit[query]))[:k]
-    votes = defaultdict(float)
-    for i in others:
-        for tag in dict.fromkeys(tags_of[i]) if float(unit[i] @ unit[query]) > 0 else ():
-            votes[tag] += float(unit[i] @ unit[query])
-    return sorted(votes, key=votes.get, reverse=True)[:num]
+    cosine = {i: float(unit[i] @ unit[query]) for i in note_ids if i != query}
+    return hand_lent_tags(sorted(cosine.items(), key=lambda hit: -hit[1])[:k], tags_of, num)
 
 
 def hand_tfidf(texts: list[str], vocabulary_texts: list[str] | None = None) -> np.ndarray:

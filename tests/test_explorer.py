@@ -6,7 +6,7 @@ import pytest
 
 from notellm_hf.explorer import build_explorer, explore
 
-from conftest import TOY_NOTES_BY_ID, free_port, saved_model, toy_benchmark_set
+from conftest import TOY_NOTES_BY_ID, free_port, hand_lent_tags, saved_model, toy_benchmark_set
 
 POOL = ["guitar", "piano", "run", "swim"]  # the toy set's test pool
 PASTED = {"title": "Jazz piano evening", "content": "chords, scales and a small concert hall"}
@@ -38,12 +38,9 @@ def test_a_note_of_the_set_shows_its_nearest_pool_notes_with_the_known_ones_mark
     assert marked == ["piano"]  # the toy test pair (guitar, piano)
     assert "true category: `Music`" in description and "generated category" in description and baseline == ""
     # The tags its 3 related notes lend, counted by hand: each votes its cosine (when positive) for each of its tags.
-    votes = {}
-    for note_id in table_ids(related):
-        cosine = float(embeddings[POOL.index(note_id)] @ embeddings[0])
-        for tag in TOY_NOTES_BY_ID[note_id]["hashtags"] if cosine > 0 else ():
-            votes[tag] = votes.get(tag, 0.0) + cosine
-    lent = ", ".join(sorted(votes, key=votes.get, reverse=True)[:3]) or "-"
+    hits = [(note_id, float(embeddings[POOL.index(note_id)] @ embeddings[0])) for note_id in table_ids(related)]
+    tags = {note_id: note["hashtags"] for note_id, note in TOY_NOTES_BY_ID.items()}
+    lent = ", ".join(hand_lent_tags(hits, tags)) or "-"
     assert f"- hashtags its 3 related notes carry: {lent}" in description
 
 

@@ -7,7 +7,7 @@ from notellm_hf import Note, NoteIndex
 from notellm_hf.data.notes import note_text
 from notellm_hf.retrieval.recommend import recommend
 
-from conftest import TOY_NOTES, hand_tfidf, saved_model
+from conftest import TOY_NOTES, hand_lent_tags, hand_tfidf, saved_model
 
 NEW_NOTE = {"note_id": "new", "title": "Fresh pasta at home", "content": "flour, eggs and a rolling pin"}
 
@@ -58,12 +58,9 @@ def test_new_note_is_embedded_and_searched_with_generated_fields(indexed):
     categories = {note["category"] for note in TOY_NOTES if note.get("category")}
     assert records[0]["category"] in categories and isinstance(records[0]["hashtags"], list)
     # The lent tags, counted by hand: each related note votes its score for each of its catalog tags.
-    votes = {}
-    for hit in records[0]["related"]:
-        for tag in next(n for n in TOY_NOTES if n["note_id"] == hit["note_id"]).get("hashtags") or []:
-            if hit["score"] > 0:
-                votes[tag] = votes.get(tag, 0.0) + hit["score"]
-    assert records[0]["neighbour_hashtags"] == sorted(votes, key=votes.get, reverse=True)[:3]
+    hits = [(hit["note_id"], hit["score"]) for hit in records[0]["related"]]
+    tags = {note["note_id"]: note.get("hashtags") or [] for note in TOY_NOTES}
+    assert records[0]["neighbour_hashtags"] == hand_lent_tags(hits, tags)
 
 
 def test_hybrid_ranking_is_the_fused_brute_force_ranking(indexed):
