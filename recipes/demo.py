@@ -1,6 +1,7 @@
 """The main job (`make demo`): real data, a real pretrained backbone, real training, retrieval, generation, report.
 
     python recipes/demo.py [--data debian|movielens] [--minutes 25] [--pool 3000] [--out outputs/demo]
+                           [--precision auto|fp32|bf16]
 
 1. builds the benchmark set (cached) and a demo-sized slice of it (a test pool of --pool notes);
 2. scores popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot (PromptEOL) on the pool first, so that their time is
@@ -44,6 +45,12 @@ BASELINE_POOL_PASSES = 1.0
 HYBRID_WEIGHTS = {"debian": {"NoteLLM": 0.5, "minilm": 0.6}, "movielens": {"NoteLLM": 0.2, "minilm": 0.8}}
 # Seconds kept back from the budget for what the estimate misses (a slower stretch of a shared host, model loads).
 SAFETY_SECONDS = 90
+# How the demo's first line names each --precision.
+PRECISION_WORDS = {
+    "auto": "bf16 where the CPU computes it natively",
+    "fp32": "fp32 throughout",
+    "bf16": "bf16 throughout",
+}
 # Below this much training the demo would show an untrained model: the pool is halved instead.
 MIN_TRAINING_SECONDS = 240
 
@@ -85,12 +92,14 @@ def pool_index(report: Path, out: Path) -> Any:
 
 
 class EncodingClock:
-    """Prices note encodings in seconds on this machine: the backbone's padded tokens per second in the precision
-    the evaluation will use (auto: bf16 where native), timed on length-sorted batches of ``sample`` after a
+    """Prices note encodings in seconds on this machine: the backbone's padded tokens per second in the evaluation's
+    ``precision`` (auto: bf16 where native), timed on length-sorted batches of ``sample`` after a
     warm-up batch. Priced in padded tokens rather than notes, because a whole pool sorted by length pads far less
     than a small sample does."""
 
-    def __init__(self, recipe_args: tuple[Any, ...], sample: list[Any], batch_size: int = 16) -> None:
+    def __init__(
+        self, recipe_args: tuple[Any, ...], sample: list[Any], batch_size: int = 16, precision: str = "auto"
+    ) -> None:
         from notellm_hf import NoteLLMForEmbeddingAndGeneration
         from notellm_hf.backbones import resolve_backbone
         from notellm_hf.precision import inference_autocast
@@ -101,7 +110,7 @@ class EncodingClock:
         )
         self.batch_size = batch_size
         timed = sample[batch_size:]
-        with inference_autocast("auto", "cpu"):
+        with inference_autocast(precision, "cpu"):
             self.model.encode_notes(self.tokenizer, sample[:batch_size], batch_size=batch_size)
             start = time.perf_counter()
             self.model.encode_notes(self.tokenizer, timed, batch_size=batch_size)
@@ -191,6 +200,17 @@ def epoch_steps(pairs: int, epochs: float) -> int:
     return max(1, math.ceil(epochs * pairs / batch))
 
 
+def training_argv(data: Path, output_dir: Path, epochs: float, precision: str) -> list[str]:
+    """The recipe's command line for the demo's training on the slice ``data``: the config, at most ``epochs``
+    passes over its pairs, and ``precision`` ("auto" leaves the choice to the config's ``auto_bf16``)."""
+    argv = ["--config", str(CONFIG), "--benchmark", str(data), "--output_dir", str(output_dir)]
+    steps = epoch_steps(json.loads((data / "stats.json").read_text())["train"]["pairs"], epochs)
+    argv += ["--max_steps", str(steps), "--save_strategy", "no", "--disable_tqdm", "false"]
+    if precision != "auto":
+        argv += ["--auto_bf16", "false", "--bf16", str(precision == "bf16").lower()]
+    return argv
+
+
 def training_summary(info: dict[str, Any]) -> str:
     """The report's line on training, from the run's ``run_info.json``: the steps the budget allowed out of those asked
     (a slower CPU trains fewer, and NoteLLM's lead over MiniLM shrinks with them; RESULTS.md, sessions 13 and 25) and
@@ -205,6 +225,8 @@ def training_summary(info: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    from notellm_hf.precision import PRECISIONS
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=sorted(SETS), default="debian")
     parser.add_argument("--minutes", type=float, default=25.0, help="wall-time budget of the whole demo")
@@ -223,6 +245,13 @@ def main() -> None:
     )
     parser.add_argument("--generation-notes", type=int, default=16)
     parser.add_argument("--out", default=str(ROOT / "outputs" / "demo"))
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="training and encoding precision: auto takes bf16 where the CPU computes it natively (AMX, avx512_bf16) "
+        "and fp32 elsewhere; fp32 shows what a CPU without native bf16 gets from the same budget",
+    )
     args = parser.parse_args()
     if args.minutes <= 0:
         parser.error(f"--minutes must be > 0, got {args.minutes}")
@@ -230,7 +259,7 @@ def main() -> None:
     start = time.time()
     print(
         f"notellm demo: builds the {SETS[args.data]} set, trains NoteLLM from SmolLM2-135M (top 8 layers, pca "
-        "head, bf16 where the CPU computes it natively) for what its time budget leaves, evaluates it against "
+        f"head, {PRECISION_WORDS[args.precision]}) for what its time budget leaves, evaluates it against "
         f"popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot on a {args.pool}-note test pool, shows "
         f"recommendations and generations, and writes {out}/report. Budget: {args.minutes:g} minutes in all.",
         flush=True,
@@ -247,9 +276,7 @@ def main() -> None:
         print(f"[1/5] preparing {SETS[args.data]} ...", flush=True)
 
     def train_argv(data: Path) -> list[str]:
-        argv = ["--config", str(CONFIG), "--benchmark", str(data), "--output_dir", str(out / "train")]
-        steps = epoch_steps(json.loads((data / "stats.json").read_text())["train"]["pairs"], args.epochs)
-        return argv + ["--max_steps", str(steps), "--save_strategy", "no", "--disable_tqdm", "false"]
+        return training_argv(data, out / "train", args.epochs, args.precision)
 
     report = out / "report"
 
@@ -262,6 +289,7 @@ def main() -> None:
             backbone=backbone,
             out_dir=report,
             generation_notes=args.generation_notes,
+            precision=args.precision,
             lexical_weights={"minilm": HYBRID_WEIGHTS[args.data]["minilm"]},
         )
 
@@ -281,7 +309,9 @@ def main() -> None:
         pool, data = args.pool, prepared_slice(SETS[args.data], "demo", args.pool, args.train_pairs)
         recipe_args = parse_recipe_args(train_argv(data))
         notes = [Note.from_any(row) for row in load_benchmark_set(data).split_notes("test")]
-        clock = EncodingClock(recipe_args, random.Random(0).sample(notes, min(64, len(notes))))
+        clock = EncodingClock(
+            recipe_args, random.Random(0).sample(notes, min(64, len(notes))), precision=args.precision
+        )
         notellm_args = recipe_args[1]
         head_notes = 0 if notellm_args.embedding_head_init == "random" else notellm_args.head_init_notes
         pool_pass = clock.seconds(notes)
@@ -299,7 +329,8 @@ def main() -> None:
         print(
             f"[3/5] training NoteLLM for {recipe_args[-1].max_steps} steps ({args.epochs:g} pass(es) over the pairs) "
             f"or {seconds:.0f} s, whichever ends first (a pass over the pool takes ~{pool_pass:.0f} s here in "
-            f"{resolve_precision('auto', 'cpu')}; the rest of the {args.minutes:g} minutes goes to its evaluation) ...",
+            f"{resolve_precision(args.precision, 'cpu')}; the rest of the {args.minutes:g} minutes goes to its "
+            "evaluation) ...",
             flush=True,
         )
         recipe_args = parse_recipe_args([*train_argv(data), "--max_train_seconds", f"{seconds:.0f}"])
@@ -328,6 +359,7 @@ def main() -> None:
         backbone=resolve_backbone(recipe_args[0].model_name_or_path),
         out_dir=report,
         generation_notes=args.generation_notes,
+        precision=args.precision,
         earlier=baselines,
         lexical_weights={"NoteLLM": HYBRID_WEIGHTS[args.data]["NoteLLM"]},
     )

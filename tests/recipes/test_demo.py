@@ -69,3 +69,15 @@ def test_the_hybrid_line_compares_notellms_hybrid_with_minilms_pair_by_pair(demo
     # The per-pair differences are 50, 0, 0, 100: every resampled mean lies in [0, 100].
     assert 0.0 <= low <= 37.5 <= high <= 100.0
     assert "vs_reference" not in results["minilm + lexical"]  # the table's own comparisons stay as they were
+
+
+@pytest.mark.parametrize("precision", ["auto", "fp32", "bf16"])
+def test_the_training_runs_in_the_asked_precision_and_auto_follows_the_cpu(demo, tmp_path, precision):
+    from notellm_hf.precision import cpu_has_native_bf16
+    from notellm_hf.training.recipe import parse_recipe_args
+
+    (tmp_path / "stats.json").write_text('{"train": {"pairs": 100}}')
+    training_args = parse_recipe_args(demo.training_argv(tmp_path, tmp_path / "train", 1.0, precision))[-1]
+    expected = {"auto": cpu_has_native_bf16(), "fp32": False, "bf16": True}[precision]
+    assert training_args.bf16 is expected
+    assert training_args.max_steps == 4  # 100 pairs at the config's 32 per step, a partial batch counted
