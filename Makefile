@@ -57,10 +57,12 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
 
-# The main job: DATA=debian (default) or DATA=movielens.
+# The main job: DATA=debian (default) or DATA=movielens; PRECISION=auto (default: bf16 where the CPU computes it
+# natively), fp32 or bf16.
 DATA ?= debian
+PRECISION ?= auto
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python recipes/demo.py --data $(DATA)
+	HF_HUB_OFFLINE=1 $(BIN)/python recipes/demo.py --data $(DATA) --precision $(PRECISION)
 
 # The quality benchmark: NoteLLM, its ablations and every baseline on both sets with
 # recipes/smollm2-135m-cpu/config_quality.yaml (one pass over 4,096 pairs per run; 29-42 min per NoteLLM run
