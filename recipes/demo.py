@@ -213,13 +213,13 @@ def training_argv(data: Path, output_dir: Path, epochs: float, precision: str) -
 
 def training_summary(info: dict[str, Any]) -> str:
     """The report's line on training, from the run's ``run_info.json``: the steps the budget allowed out of those asked
-    (a slower CPU trains fewer, and NoteLLM's lead over MiniLM shrinks with them; RESULTS.md, sessions 13 and 25) and
-    how far the contrastive loss ended below its random level."""
+    (a slower CPU trains fewer, and NoteLLM's lead over MiniLM shrinks with them; RESULTS.md, sessions 13, 25 and 38)
+    and how far the contrastive loss ended below its random level."""
     from notellm_hf.training import ContrastiveSignal
 
     line = f"Training: {info['steps_done']} of {info['max_steps']} steps in {info['train_seconds']:.0f} s"
     if info["steps_done"] < info["max_steps"]:
-        line += " (the time budget ended it)"
+        line += " (the time budget ended it; fewer steps, a smaller lead over MiniLM: README, steps per CPU)"
     signal = ContrastiveSignal.from_log_history(info["log_history"])
     return f"{line}; {signal.summary()}" if signal is not None else line
 
