@@ -200,6 +200,21 @@ def epoch_steps(pairs: int, epochs: float) -> int:
     return max(1, math.ceil(epochs * pairs / batch))
 
 
+def fp32_expectation(precision: str) -> str | None:
+    """What a user of a CPU that computes this demo in fp32 should expect, said before the 25 minutes start: every
+    pass takes longer, so the budget buys far fewer steps (18 of 128 on a 2-core EPYC, session 38) and the embedding
+    alone ends below MiniLM zero-shot while the hybrid ranking still leads it (RESULTS.md, session 38)."""
+    from notellm_hf.precision import resolve_precision
+
+    if resolve_precision(precision, "cpu") != "fp32":
+        return None
+    return (
+        "note: this run computes in fp32 (no native bf16 on this CPU, or --precision fp32), so every pass takes "
+        "1.4-1.8x as long and the budget buys a third of the steps a bf16 CPU gets or fewer; expect NoteLLM's embedding "
+        "below MiniLM zero-shot and its hybrid row ahead of MiniLM's (README: what the 25 minutes buy per CPU)"
+    )
+
+
 def training_argv(data: Path, output_dir: Path, epochs: float, precision: str) -> list[str]:
     """The recipe's command line for the demo's training on the slice ``data``: the config, at most ``epochs``
     passes over its pairs, and ``precision`` ("auto" leaves the choice to the config's ``auto_bf16``)."""
@@ -264,6 +279,9 @@ def main() -> None:
         f"recommendations and generations, and writes {out}/report. Budget: {args.minutes:g} minutes in all.",
         flush=True,
     )
+    expectation = fp32_expectation(args.precision)
+    if expectation:
+        print(expectation, flush=True)
     from notellm_hf import Note, export_model
     from notellm_hf.backbones import resolve_backbone
     from notellm_hf.data import NOTES_VERSIONS, cache_dir, is_current, load_benchmark_set, prepared_slice

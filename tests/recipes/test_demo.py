@@ -82,3 +82,13 @@ def test_the_training_runs_in_the_asked_precision_and_auto_follows_the_cpu(demo,
     expected = {"auto": cpu_has_native_bf16(), "fp32": False, "bf16": True}[precision]
     assert training_args.bf16 is expected
     assert training_args.max_steps == 4  # 100 pairs at the config's 32 per step, a partial batch counted
+
+
+def test_a_run_in_fp32_says_first_what_its_budget_can_buy(demo, monkeypatch):
+    assert "computes in fp32" in demo.fp32_expectation("fp32")
+    assert demo.fp32_expectation("bf16") is None
+    # auto follows the CPU: a CPU without native bf16 gets the note, one with it does not.
+    monkeypatch.setattr("notellm_hf.precision.cpu_has_native_bf16", lambda: False)
+    assert "computes in fp32" in demo.fp32_expectation("auto")
+    monkeypatch.setattr("notellm_hf.precision.cpu_has_native_bf16", lambda: True)
+    assert demo.fp32_expectation("auto") is None
