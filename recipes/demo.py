@@ -210,8 +210,9 @@ def fp32_expectation(precision: str) -> str | None:
         return None
     return (
         "note: this run computes in fp32 (no native bf16 on this CPU, or --precision fp32), so every pass takes "
-        "1.4-1.8x as long and the budget buys a third of the steps a bf16 CPU gets or fewer; expect NoteLLM's embedding "
-        "below MiniLM zero-shot and its hybrid row ahead of MiniLM's (README: what the 25 minutes buy per CPU)"
+        "1.4-1.8x as long and the budget buys a third of the steps a bf16 CPU gets or fewer; expect NoteLLM's "
+        "embedding below MiniLM zero-shot and its hybrid row ahead of MiniLM's (README: what the 25 minutes buy per "
+        "CPU)"
     )
 
 
