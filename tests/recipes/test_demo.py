@@ -72,14 +72,19 @@ def test_the_hybrid_line_compares_notellms_hybrid_with_minilms_pair_by_pair(demo
     assert "vs_reference" not in results["minilm + lexical"]  # the table's own comparisons stay as they were
 
 
-@pytest.mark.parametrize("precision", ["auto", "fp32", "bf16"])
-def test_the_training_runs_in_the_asked_precision_and_auto_follows_the_cpu(demo, tmp_path, precision):
-    from notellm_hf.precision import cpu_has_native_bf16
+@pytest.mark.parametrize(
+    ("precision", "native", "expected"),
+    [("auto", True, True), ("auto", False, False), ("fp32", True, False), ("bf16", False, True)],
+)
+def test_the_training_runs_in_the_asked_precision_and_auto_follows_the_cpu(
+    demo, tmp_path, monkeypatch, precision, native, expected
+):
     from notellm_hf.training.recipe import parse_recipe_args
 
+    # The CPU's answer is fixed, so the expectation does not come from the detection under test.
+    monkeypatch.setattr("notellm_hf.precision.cpu_has_native_bf16", lambda: native)
     (tmp_path / "stats.json").write_text('{"train": {"pairs": 100}}')
     training_args = parse_recipe_args(demo.training_argv(tmp_path, tmp_path / "train", 1.0, precision))[-1]
-    expected = {"auto": cpu_has_native_bf16(), "fp32": False, "bf16": True}[precision]
     assert training_args.bf16 is expected
     assert training_args.max_steps == 4  # 100 pairs at the config's 32 per step, a partial batch counted
 
