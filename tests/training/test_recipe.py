@@ -2,6 +2,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -269,6 +271,49 @@ def test_training_in_a_child_process_logs_every_step_and_saves_the_model(toy, tm
     assert [row["step"] for row in log if "loss_contrastive" in row and "eval_loss" not in row] == [1, 2]
     assert log[-1]["step"] == 2 and "train_runtime" in log[-1]
     assert (tmp_path / "model" / "model.safetensors").exists() and (tmp_path / "run_info.json").exists()
+
+
+ORPHANED_WORKER = """
+import time
+from notellm_hf.training.recipe import training_executor
+
+executor = training_executor()
+print(executor.submit(__import__("os").getpid).result(), flush=True)
+executor.submit(time.sleep, 120)
+time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """False once ``pid`` has exited, reaped or not (a zombie waits for a reaper that may be slow)."""
+    if Path("/proc").is_dir():
+        try:
+            return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_training_child_exits_when_its_parent_is_killed():
+    # The parent is killed with SIGKILL while its worker runs a two-minute task: the worker must not outlive it.
+    parent = subprocess.Popen([sys.executable, "-c", ORPHANED_WORKER], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        assert _running(worker)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = _running(worker)
+    if alive:
+        os.kill(worker, 9)
+    assert not alive, "the training child kept running after its parent was killed"
 
 
 def test_the_recipe_fits_the_lexical_block_on_the_training_notes_before_training(toy, tmp_path):

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -225,6 +228,28 @@ def _trained_log_history(recipe_args: tuple[Any, ...]) -> list[dict]:
     return train(*recipe_args).state.log_history
 
 
+def _exit_with_parent(parent: int, poll_seconds: float = 1.0) -> None:
+    """Started in the training child: ends it once ``parent`` is gone. A parent killed by SIGTERM or SIGKILL (a job's
+    timeout, `kill`) takes no child with it, and the orphan would train on for the rest of its budget, taking the CPU
+    from whatever runs next (it did: RESULTS.md, session 39)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def training_executor() -> ProcessPoolExecutor:
+    """The one-worker executor [`train_in_child_process`] trains in: a spawned process that exits with its parent."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent, initargs=(os.getpid(),)
+    )
+
+
 def train_in_child_process(recipe_args: tuple[Any, ...]) -> list[dict]:
     """[`train`] in a spawned child process; returns its log history (the model and ``run_info.json`` are saved as
     ``train`` saves them). A process that has trained keeps a fragmented heap under glibc's malloc, and encoding
@@ -232,8 +257,5 @@ def train_in_child_process(recipe_args: tuple[Any, ...]) -> list[dict]:
     benchmarks/allocator_probe.py, RESULTS.md "Memory allocator"), so callers that evaluate afterwards train here.
     The child is an executor's worker, not a `multiprocessing.Pool`'s: a pool's workers are daemonic and may not start
     the data loader's worker processes (``dataloader_num_workers`` > 0, as the GPU config sets)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as executor:
+    with training_executor() as executor:
         return executor.submit(_trained_log_history, recipe_args).result()
