@@ -93,8 +93,8 @@ def pool_index(report: Path, out: Path) -> Any:
 
 
 def fastest_seconds(run: Callable[[], Any], repeats: int = 2) -> float:
-    """The shortest of ``repeats`` timings of ``run()``: a few seconds of other work on the host slow one timing, not
-    the machine, and the demo halves its pool on the price (a priced pass 2.3x too long did once: RESULTS.md, session
+    """The shortest of ``repeats`` timings of ``run()``: a burst of other work on the host slows one timing rather than
+    both, and the demo halves its pool on the price it gets (a pass priced 2.3x too high did once: RESULTS.md, session
     39)."""
     timings = []
     for _ in range(repeats):
