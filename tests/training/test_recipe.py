@@ -1,5 +1,6 @@
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -274,11 +275,12 @@ def test_training_in_a_child_process_logs_every_step_and_saves_the_model(toy, tm
 
 
 ORPHANED_WORKER = """
+import os
 import time
 from notellm_hf.training.recipe import training_executor
 
 executor = training_executor()
-print(executor.submit(__import__("os").getpid).result(), flush=True)
+print(executor.submit(os.getpid).result(), flush=True)
 executor.submit(time.sleep, 120)
 time.sleep(120)
 """
@@ -312,7 +314,7 @@ def test_the_training_child_exits_when_its_parent_is_killed():
         time.sleep(0.2)
     alive = _running(worker)
     if alive:
-        os.kill(worker, 9)
+        os.kill(worker, signal.SIGKILL)
     assert not alive, "the training child kept running after its parent was killed"
 
 
