@@ -4,13 +4,13 @@
                            [--precision auto|fp32|bf16]
 
 1. builds the benchmark set (cached) and a demo-sized slice of it (a test pool of --pool notes);
-2. scores popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot (PromptEOL) on the pool first, so that their time is
-   measured rather than estimated;
+2. scores popularity and all-MiniLM-L6-v2 on the pool first, so that their time is measured rather than estimated;
 3. trains NoteLLM from SmolLM2-135M-Instruct with recipes/smollm2-135m-cpu/config_debian.yaml for one pass over
    the training pairs (--epochs, [`epoch_steps`]) or as long as the --minutes budget leaves once NoteLLM's own
    evaluation is set aside (its pool pass timed on this machine first: see [`training_seconds`]), whichever is
-   shorter, then evaluates it against those rows, and fuses NoteLLM and MiniLM each with the pool's TF-IDF cosine
-   at the weight the set's dev split chose for it ([`HYBRID_WEIGHTS`]: the ranking `notellm recommend
+   shorter; scores SmolLM2 zero-shot (PromptEOL) when the budget still has room for it ([`prompteol_fits`]:
+   training comes first), then evaluates NoteLLM against those rows, and fuses NoteLLM and MiniLM each with the pool's
+   TF-IDF cosine at the weight the set's dev split chose for it ([`HYBRID_WEIGHTS`]: the ranking `notellm recommend
    --lexical-weight` serves), comparing the two hybrids with a paired interval;
 4. shows query notes with their top recommendations and the hashtags/category the model generates;
 5. writes <out>/report (markdown, JSON, recall and training curves), an exportable model <out>/export and the
@@ -37,10 +37,14 @@ SETS = {"debian": "debian", "movielens": "movielens-tmdb"}
 # the AMX CPU of 2026-11-30 (benchmarks/RESULTS.md, `make demo`); 1.4 leaves room for CPUs where generation (fp32)
 # weighs more against a pass.
 POOL_PASSES_AFTER_TRAINING = 1.4
-# The baselines' share in the same unit (PromptEOL without the prefix cache, MiniLM; at most 1.06 on the AMX CPU of
-# 2026-11-30: 248 s from the demo's start to training, data loading and the clock included): only used to decide,
-# before they run, whether the pool must be halved; their actual time is measured, since they run before training.
-BASELINE_POOL_PASSES = 1.0
+# The share of the baselines scored before training (popularity, MiniLM) in the same unit: 70.5 s against a 263 s pass
+# (0.27) on the 2-core AMD EPYC of session 40; 0.5 leaves room for CPUs where MiniLM (always fp32) weighs more. Only
+# used to decide, before they run, whether the pool must be halved; their actual time is measured.
+BASELINE_POOL_PASSES = 0.5
+# SmolLM2 PromptEOL's pool pass in the same unit (its prompt has no shared prefix to cache): 222 s against 263 s (0.84)
+# on that EPYC. It runs after training, and only when the budget has this much left beside the evaluation's share:
+# where the budget ends training early, its time (16 steps there) goes to NoteLLM instead (RESULTS.md, session 40).
+PROMPTEOL_POOL_PASSES = 1.0
 # The lexical weight of each encoder's hybrid row per set, chosen on the set's dev split (benchmarks/RESULTS.md,
 # rounds 19-21; the Makefile's benchmark uses the same): (1 - w) x the encoder's cosine + w x the pool's TF-IDF cosine.
 HYBRID_WEIGHTS = {"debian": {"NoteLLM": 0.5, "minilm": 0.6}, "movielens": {"NoteLLM": 0.2, "minilm": 0.8}}
@@ -150,6 +154,13 @@ def training_seconds(
     native bf16 trains longer, one without stays inside the budget."""
     passes = POOL_PASSES_AFTER_TRAINING + (BASELINE_POOL_PASSES if baselines_pending else 0.0)
     return budget - elapsed - head_pass - passes * pool_pass - SAFETY_SECONDS
+
+
+def prompteol_fits(budget: float, elapsed: float, pool_pass: float) -> bool:
+    """Whether SmolLM2 PromptEOL's row (``PROMPTEOL_POOL_PASSES`` pool passes) fits in what the budget leaves after
+    training, NoteLLM's evaluation and the safety margin set aside: a CPU whose training finished its pass early still
+    shows the untrained LLM's row; one whose budget ended training gives that time to training instead."""
+    return training_seconds(budget, elapsed, pool_pass, head_pass=0.0) >= PROMPTEOL_POOL_PASSES * pool_pass
 
 
 def hybrid_comparison(results: dict[str, Any]) -> str:
@@ -288,8 +299,8 @@ def main() -> None:
     print(
         f"notellm demo: builds the {SETS[args.data]} set, trains NoteLLM from SmolLM2-135M (top 8 layers, pca "
         f"head, {PRECISION_WORDS[args.precision]}) for what its time budget leaves, evaluates it against "
-        f"popularity, all-MiniLM-L6-v2 and SmolLM2 zero-shot on a {args.pool}-note test pool, shows "
-        f"recommendations and generations, and writes {out}/report. Budget: {args.minutes:g} minutes in all.",
+        f"popularity, all-MiniLM-L6-v2 (and SmolLM2 zero-shot where time is left) on a {args.pool}-note test pool, "
+        f"shows recommendations and generations, and writes {out}/report. Budget: {args.minutes:g} minutes in all.",
         flush=True,
     )
     expectation = fp32_expectation(args.precision)
@@ -312,16 +323,28 @@ def main() -> None:
     report = out / "report"
 
     def score_baselines(data: Path, backbone: Path) -> dict[str, Any]:
-        print("[2/5] scoring popularity, all-MiniLM-L6-v2 and SmolLM2 PromptEOL on the pool ...", flush=True)
+        print("[2/5] scoring popularity and all-MiniLM-L6-v2 on the pool ...", flush=True)
         return evaluate_benchmark(
             data,
             {},
-            baselines=["popularity", "minilm", "prompteol"],
-            backbone=backbone,
+            baselines=["popularity", "minilm"],
             out_dir=report,
             generation_notes=args.generation_notes,
             precision=args.precision,
             lexical_weights={"minilm": HYBRID_WEIGHTS[args.data]["minilm"]},
+        )
+
+    def with_prompteol(data: Path, backbone: Path, earlier: dict[str, Any]) -> dict[str, Any]:
+        print("[3/5] scoring SmolLM2 PromptEOL zero-shot on the pool ...", flush=True)
+        return evaluate_benchmark(
+            data,
+            {},
+            baselines=["prompteol"],
+            backbone=backbone,
+            out_dir=report,
+            generation_notes=args.generation_notes,
+            precision=args.precision,
+            earlier=earlier,
         )
 
     # A finished run is reused only when the command, the config file and the set's note mapping are what they were.
@@ -333,7 +356,8 @@ def main() -> None:
         pool = info["demo_settings"]["pool"]
         data = prepared_slice(SETS[args.data], "demo", pool, args.train_pairs)
         recipe_args = parse_recipe_args(train_argv(data))
-        baselines = score_baselines(data, resolve_backbone(recipe_args[0].model_name_or_path))
+        backbone = resolve_backbone(recipe_args[0].model_name_or_path)
+        baselines = score_baselines(data, backbone)
         log_history = info["log_history"]
         print(f"[3/5] reusing the trained model in {out / 'train' / 'model'}", flush=True)
     else:
@@ -355,7 +379,8 @@ def main() -> None:
             pool, pool_pass = pool // 2, pool_pass / 2
             seconds = training_seconds(budget, time.time() - start, pool_pass, head_pass, baselines_pending=True)
         data = prepared_slice(SETS[args.data], "demo", pool, args.train_pairs)
-        baselines = score_baselines(data, resolve_backbone(recipe_args[0].model_name_or_path))
+        backbone = resolve_backbone(recipe_args[0].model_name_or_path)
+        baselines = score_baselines(data, backbone)
         seconds = max(training_seconds(budget, time.time() - start, pool_pass, head_pass), MIN_TRAINING_SECONDS)
         print(
             f"[3/5] training NoteLLM for {recipe_args[-1].max_steps} steps ({args.epochs:g} pass(es) over the pairs) "
@@ -373,6 +398,19 @@ def main() -> None:
             ),
         )
         print(f"[3/5] trained ({time.time() - start:.0f} s)", flush=True)
+    # A reused model leaves the whole budget: PromptEOL is always scored then.
+    if pool_pass is None or prompteol_fits(args.minutes * 60, time.time() - start, pool_pass):
+        scored = time.time()
+        baselines = with_prompteol(data, backbone, baselines)
+        llm_row = f"SmolLM2 PromptEOL zero-shot scored in {time.time() - scored:.0f} s."
+    else:
+        left = args.minutes * 60 - (time.time() - start)
+        llm_row = (
+            f"SmolLM2 PromptEOL zero-shot not scored: the budget's remaining {left:.0f} s hold NoteLLM's evaluation, "
+            f"not its ~{PROMPTEOL_POOL_PASSES * pool_pass:.0f} s pass as well (training had that time instead); "
+            "`make benchmark` or `notellm evaluate --baselines prompteol` scores it."
+        )
+    print(f"[3/5] {llm_row}", flush=True)
     trained = time.time()
     training = training_summary(json.loads(info_path.read_text()))
     print(f"[3/5] {training}", flush=True)
@@ -387,7 +425,7 @@ def main() -> None:
     results = evaluate_benchmark(
         data,
         {"NoteLLM": out / "train" / "model"},
-        backbone=resolve_backbone(recipe_args[0].model_name_or_path),
+        backbone=backbone,
         out_dir=report,
         generation_notes=args.generation_notes,
         precision=args.precision,
@@ -420,7 +458,7 @@ def main() -> None:
     (report / "report.md").write_text(
         f"# notellm demo ({args.data})\n\n{markdown_table(results['results'])}\n\n{hybrid}.\n\n"
         "![recall](recall_curves.png)\n\n"
-        f"{training}.\n\n![training](training_curves.png)\n\n## Examples\n\n{examples}\n\n{timing}.\n"
+        f"{training}. {llm_row}\n\n![training](training_curves.png)\n\n## Examples\n\n{examples}\n\n{timing}.\n"
     )
     print(f"{timing}. Report {report}/report.md, model {out}/export", flush=True)
     print(

@@ -33,6 +33,19 @@ def test_the_baselines_share_is_set_aside_only_until_they_have_run(demo, monkeyp
     assert demo.training_seconds(1500, 430, 200, 40) == pytest.approx(530)
 
 
+def test_prompteol_is_scored_only_when_the_budget_still_holds_its_pass_beside_the_evaluation(demo, monkeypatch):
+    monkeypatch.setattr(demo, "POOL_PASSES_AFTER_TRAINING", 1.5)
+    monkeypatch.setattr(demo, "PROMPTEOL_POOL_PASSES", 1.0)
+    monkeypatch.setattr(demo, "SAFETY_SECONDS", 100)
+    # 1,500 s budget, 200 s passes: the evaluation's 300 s, PromptEOL's 200 s and 100 s of safety need 600 s left,
+    # i.e. at most 900 s spent when training ends.
+    assert demo.prompteol_fits(1500, 900, pool_pass=200)
+    assert not demo.prompteol_fits(1500, 901, pool_pass=200)
+    # A CPU twice as fast halves the passes, not the safety: 150 + 100 + 100 = 350 s, so training may end at 1,150 s.
+    assert demo.prompteol_fits(1500, 1150, pool_pass=100)
+    assert not demo.prompteol_fits(1500, 1151, pool_pass=100)
+
+
 def test_training_stops_after_the_asked_passes_over_the_pairs(demo):
     # The shipped config trains 32 pairs per step: 2,048 pairs once = 64 steps, 1.5 times = 96, a partial batch counts.
     assert demo.epoch_steps(2048, 1.0) == 64
