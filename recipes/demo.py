@@ -43,7 +43,7 @@ POOL_PASSES_AFTER_TRAINING = 1.4
 BASELINE_POOL_PASSES = 0.5
 # SmolLM2 PromptEOL's pool pass in the same unit (its prompt has no shared prefix to cache): 222 s against 263 s (0.84)
 # on that EPYC. It runs after training, and only when the budget has this much left beside the evaluation's share:
-# where the budget ends training early, its time (16 steps there) goes to NoteLLM instead (RESULTS.md, session 40).
+# where the budget ends training early, its time goes to NoteLLM instead (53 -> 66 steps there; RESULTS.md, session 40).
 PROMPTEOL_POOL_PASSES = 1.0
 # The lexical weight of each encoder's hybrid row per set, chosen on the set's dev split (benchmarks/RESULTS.md,
 # rounds 19-21; the Makefile's benchmark uses the same): (1 - w) x the encoder's cosine + w x the pool's TF-IDF cosine.
