@@ -323,29 +323,26 @@ def main() -> None:
 
     report = out / "report"
 
-    def score_baselines(data: Path, backbone: Path) -> dict[str, Any]:
-        print("[2/5] scoring popularity and all-MiniLM-L6-v2 on the pool ...", flush=True)
+    def score_baselines(data: Path, words: str, baselines: list[str], **options: Any) -> dict[str, Any]:
+        """``baselines`` scored on the pool (``options``: evaluate_benchmark's backbone, earlier, lexical_weights)."""
+        print(f"{words} on the pool ...", flush=True)
         return evaluate_benchmark(
             data,
             {},
-            baselines=["popularity", "minilm"],
+            baselines=baselines,
             out_dir=report,
             generation_notes=args.generation_notes,
             precision=args.precision,
-            lexical_weights={"minilm": HYBRID_WEIGHTS[args.data]["minilm"]},
+            **options,
         )
 
-    def with_prompteol(data: Path, backbone: Path, earlier: dict[str, Any]) -> dict[str, Any]:
-        print("[3/5] scoring SmolLM2 PromptEOL zero-shot on the pool ...", flush=True)
-        return evaluate_benchmark(
+    def score_before_training(data: Path) -> dict[str, Any]:
+        minilm_weight = {"minilm": HYBRID_WEIGHTS[args.data]["minilm"]}
+        return score_baselines(
             data,
-            {},
-            baselines=["prompteol"],
-            backbone=backbone,
-            out_dir=report,
-            generation_notes=args.generation_notes,
-            precision=args.precision,
-            earlier=earlier,
+            "[2/5] scoring popularity and all-MiniLM-L6-v2",
+            ["popularity", "minilm"],
+            lexical_weights=minilm_weight,
         )
 
     # A finished run is reused only when the command, the config file and the set's note mapping are what they were.
@@ -358,7 +355,7 @@ def main() -> None:
         data = prepared_slice(SETS[args.data], "demo", pool, args.train_pairs)
         recipe_args = parse_recipe_args(train_argv(data))
         backbone = resolve_backbone(recipe_args[0].model_name_or_path)
-        baselines = score_baselines(data, backbone)
+        baselines = score_before_training(data)
         log_history = info["log_history"]
         print(f"[3/5] reusing the trained model in {out / 'train' / 'model'}", flush=True)
     else:
@@ -381,7 +378,7 @@ def main() -> None:
             seconds = training_seconds(budget, time.time() - start, pool_pass, head_pass, baselines_pending=True)
         data = prepared_slice(SETS[args.data], "demo", pool, args.train_pairs)
         backbone = resolve_backbone(recipe_args[0].model_name_or_path)
-        baselines = score_baselines(data, backbone)
+        baselines = score_before_training(data)
         seconds = max(training_seconds(budget, time.time() - start, pool_pass, head_pass), MIN_TRAINING_SECONDS)
         print(
             f"[3/5] training NoteLLM for {recipe_args[-1].max_steps} steps ({args.epochs:g} pass(es) over the pairs) "
@@ -402,7 +399,9 @@ def main() -> None:
     # A reused model leaves the whole budget: PromptEOL is always scored then.
     if pool_pass is None or prompteol_fits(args.minutes * 60, time.time() - start, pool_pass):
         scored = time.time()
-        baselines = with_prompteol(data, backbone, baselines)
+        baselines = score_baselines(
+            data, "[3/5] scoring SmolLM2 PromptEOL zero-shot", ["prompteol"], backbone=backbone, earlier=baselines
+        )
         llm_row = f"SmolLM2 PromptEOL zero-shot scored in {time.time() - scored:.0f} s."
     else:
         left = args.minutes * 60 - (time.time() - start)
