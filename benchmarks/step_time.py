@@ -5,7 +5,6 @@
     python benchmarks/step_time.py --lm-head                           # LM head on every vs labelled positions
     python benchmarks/step_time.py --only top8_80_padded,top8_80_chunks8,top8_80_chunks16 --pairs 32 --steps 6
     python benchmarks/step_time.py --auto-bf16 ...   # every row in bf16 autocast where the CPU has it (the configs)
-    python benchmarks/step_time.py --only top8_80_chunks8,top8_80_chunks8_int8 --pairs 32 --steps 4  # int8 frozen
 
 Each row trains SmolLM2-135M-Instruct with `NoteLLMTrainer` on the same real pairs (``--pairs`` pairs = 2x notes
 per step) and reports the mean wall time of a full optimizer step after one warm-up step. Partial fine-tuning
@@ -192,10 +191,6 @@ def main() -> None:
             )
             for rows in (4, 8, 16)
         },
-        "top8_80_chunks8_int8": (
-            "top 8 of 30 layers, content 80, chunks of 8, the frozen layers in smoothed int8",
-            {"trainable_layers": 8, "content": 80, "length_sorted_chunk_size": 8, "int8_frozen_layers": True},
-        ),
     }
     keys = args.only.split(",") if args.only else list(variants)
     rows = ["| configuration | precision | notes/step | step time |", "|---|---|---|---|"]

@@ -23,13 +23,7 @@ from datasets import Dataset
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
-from notellm_hf import (
-    NoteLLMCollator,
-    NoteLLMForEmbeddingAndGeneration,
-    NoteLLMTrainer,
-    NoteLLMTrainingArguments,
-    iter_shards,
-)
+from notellm_hf import NoteLLMForEmbeddingAndGeneration, NoteLLMTrainer, NoteLLMTrainingArguments, iter_shards
 from notellm_hf.data.benchmark_set import write_benchmark_set
 
 CORPUS = [
@@ -141,22 +135,6 @@ def make_model(
         tiny_backbone(arch, len(tokenizer), num_layers), tokenizer=tokenizer, **config
     )
     return model, tokenizer
-
-
-def toy_pair_batch(model, tokenizer, notes=TOY_NOTES) -> dict:
-    """The toy notes paired off (1st with 2nd, ...) and collated as training rows, without the note keys."""
-    collator = NoteLLMCollator(tokenizer, prompt=model.note_prompt, hashtag_ratio=0.5, seed=0)
-    features = [{"anchor": a, "positive": b} for a, b in zip(notes[0::2], notes[1::2], strict=True)]
-    inputs = collator(features)
-    inputs.pop("note_keys")
-    return inputs
-
-
-def forward_calls(module: torch.nn.Module) -> list:
-    """A list that grows by one item each time ``module`` runs its forward."""
-    calls = []
-    module.register_forward_hook(lambda *_: calls.append(1))
-    return calls
 
 
 def saved_model(folder, arch: str = "llama") -> tuple:

@@ -1,10 +1,24 @@
 import pytest
 import torch
 
-from notellm_hf import NoteLLMTrainer, apply_lora
+from notellm_hf import NoteLLMCollator, NoteLLMTrainer, apply_lora
 from notellm_hf.training.partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
 
-from conftest import forward_calls, make_model, pair_dataset, tiny_training_args, toy_pair_batch
+from conftest import TOY_NOTES, make_model, pair_dataset, tiny_training_args
+
+
+def batch(model, tokenizer, notes=TOY_NOTES):
+    collator = NoteLLMCollator(tokenizer, prompt=model.note_prompt, hashtag_ratio=0.5, seed=0)
+    features = [{"anchor": a, "positive": b} for a, b in zip(notes[0::2], notes[1::2], strict=True)]
+    inputs = collator(features)
+    inputs.pop("note_keys")
+    return inputs
+
+
+def layer_calls(layer):
+    calls = []
+    layer.register_forward_hook(lambda *_: calls.append(1))
+    return calls
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2"])
@@ -25,7 +39,7 @@ def test_trainable_parameters_are_the_top_layers_and_heads(arch):
 def test_replayed_prefix_gives_the_full_forward_and_gradients(arch):
     model, tokenizer = make_model(arch, num_layers=3)
     cut = freeze_bottom_layers(model, 1)
-    inputs = toy_pair_batch(model, tokenizer)
+    inputs = batch(model, tokenizer)
 
     def loss_and_grads(cache):
         model.zero_grad()
@@ -40,7 +54,7 @@ def test_replayed_prefix_gives_the_full_forward_and_gradients(arch):
 
     reference = loss_and_grads(None)
     cache = FrozenPrefixCache(model, cut)
-    bottom_calls = forward_calls(model.language_model.model.layers[0].mlp)  # runs only when computed
+    bottom_calls = layer_calls(model.language_model.model.layers[0].mlp)  # runs only when computed
     for expected_misses in (len(inputs["input_ids"]), 0):  # first pass fills the cache, second replays it
         calls_before = len(bottom_calls)
         embeddings, loss, grads = loss_and_grads(cache)
@@ -55,7 +69,7 @@ def test_replayed_prefix_gives_the_full_forward_and_gradients(arch):
 def test_cache_follows_changes_below_the_cut():
     model, tokenizer = make_model("llama", num_layers=3)
     cache = FrozenPrefixCache(model, freeze_bottom_layers(model, 1))
-    inputs = toy_pair_batch(model, tokenizer)
+    inputs = batch(model, tokenizer)
     with cache.applied(inputs["input_ids"], inputs["attention_mask"]):
         before = model(**inputs).embeddings
     with torch.no_grad():
@@ -74,7 +88,7 @@ def test_cache_follows_changes_below_the_cut():
 def test_memory_bound_keeps_results_exact_without_storing():
     model, tokenizer = make_model("llama", num_layers=3)
     cache = FrozenPrefixCache(model, freeze_bottom_layers(model, 1), max_bytes=0)
-    inputs = toy_pair_batch(model, tokenizer)
+    inputs = batch(model, tokenizer)
     reference = model(**inputs).embeddings
     for _ in range(2):
         with cache.applied(inputs["input_ids"], inputs["attention_mask"]):

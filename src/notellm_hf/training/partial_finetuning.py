@@ -5,8 +5,7 @@ tokens, padding is masked, no dropout), so [`FrozenPrefixCache`] computes it the
 (note x prompt variant x truncation) appears and replays it in every later step and epoch: a step then
 costs the top k layers only. The key is the token sequence itself, and the cache empties itself when a
 frozen weight changes, so a replay always equals running the frozen layers (up to float round-off from
-different batch shapes). With ``int8`` the outputs come from a smoothed int8 copy of the frozen layers
-([`int8_bottom_copy`], calibrated on the first batch computed), a faster approximation that only training sees.
+different batch shapes).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import torch
 from torch import nn
 
 from ..models.notellm.modeling_notellm import padded_decoder_states
-from .int8_frozen_layers import int8_bottom_copy
 from .lora import unwrap_peft
 
 
@@ -75,10 +73,9 @@ class FrozenPrefixCache:
 
     ``max_bytes`` bounds the memory held; past it, new sequences are computed each time they appear (still
     exact, just not faster). ``hits`` and ``misses`` count sequences served from and added to the cache.
-    ``int8`` computes them with a smoothed int8 copy of the frozen layers (see `int8_frozen_layers`).
     """
 
-    def __init__(self, model: nn.Module, cut: int, max_bytes: int = 8 << 30, int8: bool = False) -> None:
+    def __init__(self, model: nn.Module, cut: int, max_bytes: int = 8 << 30) -> None:
         self.decoder = _decoder(model)
         if not 1 <= cut < len(self.decoder.layers):
             raise ValueError(f"cut must be in [1, {len(self.decoder.layers) - 1}], got {cut}")
@@ -93,8 +90,6 @@ class FrozenPrefixCache:
         self.bytes = 0
         self.hits = 0
         self.misses = 0
-        self.int8 = int8
-        self._int8_bottom: nn.Module | None = None
         self._fingerprint = self._weights_fingerprint()
 
     def _weights_fingerprint(self) -> tuple:
@@ -104,7 +99,6 @@ class FrozenPrefixCache:
     def clear(self) -> None:
         self.store.clear()
         self.bytes = 0
-        self._int8_bottom = None  # built again, from the current weights, by the next computed batch
 
     def _check_frozen(self) -> None:
         trainable = next((p for p in self.frozen if p.requires_grad), None)
@@ -121,14 +115,6 @@ class FrozenPrefixCache:
 
     @torch.no_grad()
     def _bottom_outputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        if self.int8:
-            # Smoothing is checked in fp32 and the int8 kernels read fp32 activations: no autocast here.
-            with torch.autocast(input_ids.device.type, enabled=False):
-                if self._int8_bottom is None:
-                    rows = [ids[mask.bool()].tolist() for ids, mask in zip(input_ids, attention_mask, strict=True)]
-                    pad = self.decoder.config.pad_token_id or 0
-                    self._int8_bottom = int8_bottom_copy(self.decoder, self.cut, rows, pad)
-                return padded_decoder_states(self._int8_bottom, input_ids, attention_mask)
         layers = self.decoder.layers
         skipped = {layer: _passthrough for layer in layers[self.cut :]}
         with _forwards_replaced({**skipped, self.decoder.norm: _passthrough}):

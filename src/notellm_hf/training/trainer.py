@@ -120,9 +120,7 @@ class NoteLLMTrainer(Trainer):
             if hasattr(model, "peft_config"):
                 raise ValueError("trainable_layers (partial fine-tuning) and LoRA are alternatives: pick one")
             cut = freeze_bottom_layers(model, args.trainable_layers)
-            self.prefix_cache = FrozenPrefixCache(
-                model, cut, max_bytes=int(args.prefix_cache_gb * 2**30), int8=args.int8_frozen_layers
-            )
+            self.prefix_cache = FrozenPrefixCache(model, cut, max_bytes=int(args.prefix_cache_gb * 2**30))
         if args.fix_tau:
             unwrap_peft(model).logit_scale.requires_grad_(False)
         super().__init__(model=model, args=args, **kwargs)

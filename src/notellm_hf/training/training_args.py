@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from transformers import TrainingArguments
 
 from ..precision import native_bf16
@@ -50,15 +49,6 @@ class NoteLLMTrainingArguments(TrainingArguments):
         metadata={
             "help": "Partial fine-tuning: train only the top k decoder layers (plus final norm and heads); the "
             "frozen layers' outputs are computed once per distinct sequence and reused across steps and epochs."
-        },
-    )
-    int8_frozen_layers: bool = field(
-        default=False,
-        metadata={
-            "help": "With trainable_layers, on CPU: compute the frozen layers' outputs in training with a smoothed "
-            "dynamic int8 copy of them (1.8x faster than fp32, a step ~1.15x; no faster than bf16 autocast on an "
-            "avx512_bf16 CPU); evaluation and serving keep the float layers. Off by default: at the fp32 demo's "
-            "budget its extra steps were level with float on dev (benchmarks/RESULTS.md, session 41)."
         },
     )
     prefix_cache_gb: float = field(
@@ -163,12 +153,6 @@ class NoteLLMTrainingArguments(TrainingArguments):
             raise ValueError(f"embedding_center_momentum must be in (0, 1], got {self.embedding_center_momentum}")
         if self.max_train_seconds is not None and self.max_train_seconds < 0:
             raise ValueError(f"max_train_seconds must be >= 0, got {self.max_train_seconds}")
-        if self.int8_frozen_layers and self.trainable_layers is None:
-            raise ValueError(
-                "int8_frozen_layers quantizes the frozen layers of partial fine-tuning: set trainable_layers"
-            )
-        if self.int8_frozen_layers and torch.cuda.is_available() and not self.use_cpu:
-            raise ValueError("int8_frozen_layers runs PyTorch's int8 CPU kernels: use it on CPU runs (use_cpu)")
         if self.prefix_cache_gb < 0:
             raise ValueError(f"prefix_cache_gb must be >= 0, got {self.prefix_cache_gb}")
         if self.strong_pairs_first_steps < 0:
