@@ -226,8 +226,8 @@ def epoch_steps(pairs: int, epochs: float) -> int:
 def fp32_expectation(precision: str) -> str | None:
     """What a user of a CPU that computes this demo in fp32 should expect, said before the 25 minutes start: every
     pass takes longer, so the budget buys far fewer steps (31 of 128 on a 2-core EPYC whose bf16 run buys 66) and the
-    embedding alone ends level with MiniLM zero-shot or below it while the hybrid ranking still leads it (RESULTS.md,
-    sessions 38 and 40)."""
+    embedding alone ends below MiniLM zero-shot (three seeds -0.73 Avg, one of them level) while the hybrid ranking
+    still leads it (RESULTS.md, sessions 38, 40 and 41)."""
     from notellm_hf.precision import resolve_precision
 
     if resolve_precision(precision, "cpu") != "fp32":
@@ -235,7 +235,7 @@ def fp32_expectation(precision: str) -> str | None:
     return (
         "note: this run computes in fp32 (no native bf16 on this CPU, or --precision fp32), so every pass takes "
         "1.4-1.8x as long and the budget buys about half the steps a bf16 CPU gets or fewer; expect NoteLLM's "
-        "embedding level with MiniLM zero-shot or below it, and its hybrid row ahead of MiniLM's (README: what the 25 "
+        "embedding below MiniLM zero-shot (level at best), and its hybrid row ahead of MiniLM's (README: what the 25 "
         "minutes buy per CPU)"
     )
 
