@@ -15,26 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import torch
 from common import BACKBONE, cpu_description
 
 from notellm_hf.backbones import load_backbone, resolve_backbone
-from notellm_hf.precision import resolve_precision
+from notellm_hf.precision import fastest_seconds, resolve_precision
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def best_time(step, bf16: bool, repeats: int) -> float:
-    step(bf16)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step(bf16)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -70,8 +59,10 @@ def main() -> None:
         "seconds": {},
     }
     for name, step in (("forward", forward), ("forward + backward", forward_backward)):
-        fp32 = best_time(step, False, args.repeats)
-        bf16 = best_time(step, True, args.repeats)
+        step(False)  # warm-up, untimed
+        fp32 = fastest_seconds(lambda step=step: step(False), args.repeats)
+        step(True)
+        bf16 = fastest_seconds(lambda step=step: step(True), args.repeats)
         report["seconds"][name] = {
             "fp32": round(fp32, 2),
             "bf16": round(bf16, 2),

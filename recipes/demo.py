@@ -25,7 +25,6 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,30 +95,18 @@ def pool_index(report: Path, out: Path) -> Any:
     return index
 
 
-def fastest_seconds(run: Callable[[], Any], repeats: int = 2) -> float:
-    """The shortest of ``repeats`` timings of ``run()``: a burst of other work on the host slows one timing rather than
-    both, and the demo halves its pool on the price it gets (a pass priced 2.3x too high did once: RESULTS.md, session
-    39)."""
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
-
-
 class EncodingClock:
     """Prices note encodings in seconds on this machine: the backbone's padded tokens per second in the evaluation's
-    ``precision`` (auto: bf16 where native), timed on length-sorted batches of ``sample`` after a
-    warm-up batch (the faster of two timings: [`fastest_seconds`]). Priced in padded tokens rather than notes, because
-    a whole pool sorted by length pads far less than a small sample does."""
+    ``precision`` (auto: bf16 where native), timed on length-sorted batches of ``sample`` after a warm-up batch (the
+    faster of two timings: `notellm_hf.precision.fastest_seconds`). Priced in padded tokens rather than notes,
+    because a whole pool sorted by length pads far less than a small sample does."""
 
     def __init__(
         self, recipe_args: tuple[Any, ...], sample: list[Any], batch_size: int = 16, precision: str = "auto"
     ) -> None:
         from notellm_hf import NoteLLMForEmbeddingAndGeneration
         from notellm_hf.backbones import resolve_backbone
-        from notellm_hf.precision import inference_autocast
+        from notellm_hf.precision import fastest_seconds, inference_autocast
 
         model_args, notellm_args = recipe_args[0], recipe_args[1]
         self.model, self.tokenizer = NoteLLMForEmbeddingAndGeneration.from_backbone(

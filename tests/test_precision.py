@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from notellm_hf import Note
+from notellm_hf import Note, precision
 from notellm_hf.precision import inference_autocast, resolve_precision
 
 from conftest import TOY_NOTES, make_model
@@ -40,3 +40,17 @@ def test_bf16_embeddings_stay_close_to_fp32_and_come_back_as_fp32():
     # bf16 keeps 8 bits of mantissa: rows differ, but every one points the same way (both are L2-normalised).
     assert not torch.equal(fast, exact)
     assert torch.nn.functional.cosine_similarity(fast, exact).min() > 0.98
+
+
+@pytest.mark.parametrize("durations", [[9.0, 2.0], [2.0, 9.0]], ids=["slowed first", "slowed second"])
+def test_the_price_is_the_fastest_of_the_timings(monkeypatch, durations):
+    # A run that a burst of other work slowed (9 s) against an undisturbed one (2 s): the price is the 2 s, whichever
+    # comes first.
+    now, pending = [0.0], list(durations)
+    monkeypatch.setattr(precision.time, "perf_counter", lambda: now[0])
+
+    def run():
+        now[0] += pending.pop(0)
+
+    assert precision.fastest_seconds(run) == 2.0
+    assert not pending  # both timings ran

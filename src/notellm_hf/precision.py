@@ -11,7 +11,9 @@ choice is detected, never hard-coded: training takes it through `auto_bf16`, enc
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
@@ -48,3 +50,15 @@ def inference_autocast(precision: str, device: str | torch.device) -> Iterator[s
     device_type = torch.device(device).type
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=resolved == "bf16"):
         yield resolved
+
+
+def fastest_seconds(run: Callable[[], Any], repeats: int = 2) -> float:
+    """The shortest of ``repeats`` timings of ``run()``: a burst of other work on the host slows one timing rather
+    than all of them, so the minimum is the machine's own price (the demo halves its pool on the price it gets, and a
+    pass priced 2.3x too high did once: benchmarks/RESULTS.md, session 39)."""
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        timings.append(time.perf_counter() - start)
+    return min(timings)

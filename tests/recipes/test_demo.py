@@ -110,17 +110,3 @@ def test_a_run_in_fp32_says_first_what_its_budget_can_buy(demo, monkeypatch):
     assert "computes in fp32" in demo.fp32_expectation("auto")
     monkeypatch.setattr("notellm_hf.precision.cpu_has_native_bf16", lambda: True)
     assert demo.fp32_expectation("auto") is None
-
-
-@pytest.mark.parametrize("durations", [[9.0, 2.0], [2.0, 9.0]], ids=["slowed first", "slowed second"])
-def test_the_clock_keeps_the_fastest_of_its_timings(demo, monkeypatch, durations):
-    # A run that a burst of other work slowed (9 s) against an undisturbed one (2 s): the price is the 2 s, whichever
-    # comes first.
-    now, pending = [0.0], list(durations)
-    monkeypatch.setattr(demo.time, "perf_counter", lambda: now[0])
-
-    def run():
-        now[0] += pending.pop(0)
-
-    assert demo.fastest_seconds(run) == 2.0
-    assert not pending  # both timings ran
