@@ -5,7 +5,8 @@ avx512_bf16 a bf16 forward took 1.54 s vs 5.90 s in fp32 (forward + backward 6.9
 with avx512_bf16 but no AMX 2.63 s vs 5.28 s (forward + backward of the decoder 8.85 s vs 13.79 s;
 benchmarks/precision_probe.py); on an AMD EPYC without avx512_bf16 bf16 was more than 10x slower than fp32. So the
 choice is detected, never hard-coded: training takes it through `auto_bf16`, encoding and evaluation through a
-``precision`` of [`PRECISIONS`].
+``precision`` of [`PRECISIONS`]. [`fastest_seconds`] is how such costs are timed on a shared host (the demo's
+encoding clock, benchmarks/precision_probe.py).
 """
 
 from __future__ import annotations
