@@ -121,3 +121,56 @@ def test_hard_negatives_join_every_denominator(keys):
     assert got.candidates == 8
     without = NoteLLMContrastiveLoss()(torch.tensor(embeddings[:4]), torch.tensor(keys[:4]), torch.tensor(scale))
     assert got.loss > without.loss  # more candidates in every denominator
+
+
+def reference_distilled_loss(embeddings: np.ndarray, keys: list, scale: float, teacher: np.ndarray, w: float) -> float:
+    """(1 - w) x the paper's L_cl + w x the cross-entropy of each query's softmax against the teacher's softmax, both
+    over the same candidates (self and other copies of the query's or its partner's note left out), term by term."""
+    e = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    n = len(e)
+    soft = 0.0
+    for i in range(n):
+        p = (i + n // 2) % n
+        allowed = [j for j in range(n) if j != i and (j == p or (keys[j] != keys[i] and keys[j] != keys[p]))]
+        log_denominator = np.log(sum(np.exp(scale * e[i] @ e[j]) for j in allowed))
+        teacher_total = sum(np.exp(teacher[i, j]) for j in allowed)
+        for j in allowed:
+            soft += -(np.exp(teacher[i, j]) / teacher_total) * (scale * e[i] @ e[j] - log_denominator)
+    return (1 - w) * reference_loss(embeddings, keys, scale) + w * soft / n
+
+
+@pytest.mark.parametrize("keys", [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 0, 5]])
+def test_teacher_targets_match_the_written_out_loss(keys):
+    rng = np.random.default_rng(2)
+    embeddings = rng.normal(size=(6, 5))
+    teacher_logits = rng.normal(size=(6, 6)) * 3
+    scale, w = 15.0, 0.3
+    got = NoteLLMContrastiveLoss(teacher=lambda q, c: torch.tensor(teacher_logits), teacher_weight=w)(
+        torch.tensor(embeddings), torch.tensor(keys), torch.tensor(scale)
+    )
+    expected = reference_distilled_loss(embeddings, keys, scale, teacher_logits, w)
+    assert got.loss.item() == pytest.approx(expected, rel=1e-6)
+    assert got.info_nce.item() == pytest.approx(reference_loss(embeddings, keys, scale), rel=1e-6)
+
+
+def test_a_teacher_that_names_only_the_partner_is_the_paper_loss():
+    # One-hot teacher logits (huge on the related row): the soft targets are the paper's targets, whatever the weight.
+    rng = np.random.default_rng(3)
+    embeddings = torch.tensor(rng.normal(size=(6, 4)))
+    one_hot = torch.full((6, 6), -1e4)
+    one_hot[torch.arange(6), (torch.arange(6) + 3) % 6] = 1e4
+    distilled = NoteLLMContrastiveLoss(teacher=lambda q, c: one_hot, teacher_weight=0.7)(
+        embeddings, torch.arange(6), torch.tensor(20.0)
+    )
+    assert distilled.loss.item() == pytest.approx(distilled.info_nce.item(), rel=1e-6)  # float32 inside
+
+
+@pytest.mark.parametrize("weight", [-0.1, 1.5])
+def test_teacher_weight_outside_the_unit_interval_is_named(weight):
+    with pytest.raises(ValueError, match="teacher's weight must lie in"):
+        NoteLLMContrastiveLoss(teacher=lambda q, c: torch.zeros(2, 2), teacher_weight=weight)
+
+
+def test_teacher_weight_without_a_teacher_is_named():
+    with pytest.raises(ValueError, match="needs a teacher"):
+        NoteLLMContrastiveLoss(teacher_weight=0.5)

@@ -333,3 +333,13 @@ def test_the_recipe_fits_the_lexical_block_on_the_training_notes_before_training
     embeddings = model.encode_notes(tokenizer, TOY_NOTES)
     assert embeddings.shape[1] == model.config.embedding_dim + model.config.text_config.hidden_size
     assert trainer.state.global_step == 1
+
+
+def test_lexical_distillation_fits_its_teacher_on_the_training_notes_and_logs_both_losses(toy, tmp_path):
+    overrides = ["--lexical_distillation_weight", "0.5", "--max_steps", "2", "--logging_steps", "1"]
+    trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides + ["--eval_strategy", "no"]))
+    teacher = trainer.contrastive_loss.teacher
+    assert trainer.contrastive_loss.teacher_weight == 0.5
+    assert sorted(teacher.index.note_ids) == sorted({note for pair in TOY_PAIRS for note in pair})
+    logged = [row for row in trainer.state.log_history if "loss_contrastive" in row]
+    assert len(logged) == 2 and all(row["loss_lexical_distillation"] > 0 for row in logged)

@@ -78,9 +78,20 @@ def test_arguments_are_validated(tmp_path):
         tiny_training_args(tmp_path, length_sorted_chunk_size=4, mini_batch_size=4)
     with pytest.raises(ValueError, match="embedding_center_momentum"):
         tiny_training_args(tmp_path, embedding_center_momentum=0)
+    with pytest.raises(ValueError, match="lexical_distillation_weight must be in"):
+        tiny_training_args(tmp_path, lexical_distillation_weight=-0.5)
+    with pytest.raises(ValueError, match="lexical_distillation_scale must be > 0"):
+        tiny_training_args(tmp_path, lexical_distillation_scale=0)
     model, tokenizer = make_model("llama")
     with pytest.raises(ValueError, match="processing_class"):
         NoteLLMTrainer(model=model, args=tiny_training_args(tmp_path), train_dataset=pair_dataset())
+    with pytest.raises(ValueError, match="needs a teacher"):
+        NoteLLMTrainer(
+            model=model,
+            args=tiny_training_args(tmp_path, lexical_distillation_weight=0.5),
+            train_dataset=pair_dataset(),
+            processing_class=tokenizer,
+        )
 
 
 def test_recall_evaluator_is_logged_with_evaluation_metrics(tmp_path):

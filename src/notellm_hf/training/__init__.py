@@ -3,6 +3,7 @@
 from .contrastive_signal import ContrastiveSignal, ContrastiveSignalWarning
 from .data_collator import NoteLLMCollator, note_key
 from .lexical_block import fit_lexical_block
+from .lexical_distillation import LexicalTeacher
 from .lora import apply_lora, lora_config_for, unwrap_peft
 from .losses import ContrastiveLossOutput, NoteLLMContrastiveLoss
 from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
@@ -15,6 +16,7 @@ __all__ = [
     "ContrastiveSignal",
     "ContrastiveSignalWarning",
     "FrozenPrefixCache",
+    "LexicalTeacher",
     "NoteLLMCollator",
     "NoteLLMContrastiveLoss",
     "NoteLLMTrainer",

@@ -1,7 +1,9 @@
-"""The paper's symmetric in-batch InfoNCE over 2B notes with a learnable scale e^tau (Sec. 4.2, GCL)."""
+"""The paper's symmetric in-batch InfoNCE over 2B notes with a learnable scale e^tau (Sec. 4.2, GCL), optionally
+with part of each query's target spread over its in-batch candidates by a teacher (lexical distillation)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -9,12 +11,17 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+# (query note keys (n,), candidate note keys (C,)) -> (n, C) teacher logits; see NoteLLMContrastiveLoss.
+Teacher = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 @dataclass
 class ContrastiveLossOutput:
-    loss: torch.Tensor
+    loss: torch.Tensor  # what training minimises: the InfoNCE, or its mix with the distillation term
     accuracy: torch.Tensor  # share of notes whose nearest in-batch candidate is their related note
     candidates: int  # notes each query is scored against (all processes' rows when gathering)
+    info_nce: torch.Tensor  # the paper's loss alone (comparable across runs: its random level is ln(candidates - 1))
+    distillation: torch.Tensor | None = None  # cross-entropy against the teacher's distribution, when there is one
 
 
 def _world() -> tuple[int, int]:
@@ -36,12 +43,29 @@ class NoteLLMContrastiveLoss(nn.Module):
     ``paper_compat=True`` reproduces the authors' gather without gradient: no gradient flows through the other
     processes' notes, so the contrastive gradient shrinks as processes are added (towards 1 / world_size of the
     key-side terms) while the generation gradient does not; alpha is then effectively larger.
+
+    With a ``teacher`` and ``teacher_weight`` w > 0 the loss is ``(1 - w) L_cl + w L_teacher``, where L_teacher is the
+    cross-entropy of the same softmax against the teacher's distribution over the same candidates (the masked ones
+    excluded): soft targets that rank the other in-batch notes too, where the paper's one-hot target says only which
+    one is related (e.g. a TF-IDF teacher: `LexicalTeacher`).
     """
 
-    def __init__(self, gather_across_processes: bool = True, paper_compat: bool = False) -> None:
+    def __init__(
+        self,
+        gather_across_processes: bool = True,
+        paper_compat: bool = False,
+        teacher: Teacher | None = None,
+        teacher_weight: float = 0.0,
+    ) -> None:
         super().__init__()
+        if not 0.0 <= teacher_weight <= 1.0:
+            raise ValueError(f"the teacher's weight must lie in [0, 1], got {teacher_weight}")
+        if teacher_weight > 0 and teacher is None:
+            raise ValueError(f"a teacher weight of {teacher_weight} needs a teacher")
         self.gather_across_processes = gather_across_processes
         self.paper_compat = paper_compat
+        self.teacher = teacher
+        self.teacher_weight = teacher_weight
 
     def _gather(self, embeddings: torch.Tensor, note_keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
         rank, world_size = _world()
@@ -83,6 +107,15 @@ class NoteLLMContrastiveLoss(nn.Module):
         same_note[rows, targets] = False
         same_note[rows, offset + rows] = True
         scores = scores.masked_fill(same_note, float("-inf"))
-        loss = F.cross_entropy(scores, targets)
+        info_nce = F.cross_entropy(scores, targets)
         accuracy = (scores.argmax(dim=1) == targets).float().mean()
-        return ContrastiveLossOutput(loss=loss, accuracy=accuracy.detach(), candidates=candidates.shape[0])
+        output = ContrastiveLossOutput(
+            loss=info_nce, accuracy=accuracy.detach(), candidates=candidates.shape[0], info_nce=info_nce
+        )
+        if self.teacher_weight > 0:
+            teacher_logits = self.teacher(note_keys[:n], candidate_keys).to(scores.device, torch.float32)
+            soft_targets = teacher_logits.masked_fill(same_note, float("-inf")).softmax(dim=1)
+            log_probs = scores.log_softmax(dim=1).masked_fill(same_note, 0.0)  # -inf * 0 would be nan
+            output.distillation = -(soft_targets * log_probs).sum(dim=1).mean()
+            output.loss = (1.0 - self.teacher_weight) * info_nce + self.teacher_weight * output.distillation
+        return output

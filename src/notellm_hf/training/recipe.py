@@ -37,6 +37,7 @@ from .data_collator import NoteLLMCollator
 from .hard_negatives import mine_hard_negatives
 from .head_init import init_embedding_head, init_embedding_head_from_pairs
 from .lexical_block import fit_lexical_block
+from .lexical_distillation import LexicalTeacher
 from .lora import apply_lora
 from .trainer import NoteLLMTrainer
 from .training_args import NoteLLMTrainingArguments
@@ -146,6 +147,11 @@ def train(
     if training_args.train_sampling_strategy == "group_by_length":
         pairs = [{"anchor": a, "positive": b} for a, b in zip(rows["anchor"], rows["positive"], strict=True)]
         rows[training_args.length_column_name] = collator.pair_lengths(pairs)
+    lexical_teacher = None
+    if training_args.lexical_distillation_weight > 0:  # every note a batch can hold, and training notes only
+        batch_notes = set(in_pairs).union(*map(set, rows.get("negatives", [])))
+        scale = training_args.lexical_distillation_scale
+        lexical_teacher = LexicalTeacher([notes[i] for i in sorted(batch_notes)], scale)
     evaluator = eval_dataset = None
     if eval_pairs is not None and len(eval_pairs):
         pool = notes_in_pairs(eval_pairs)
@@ -165,6 +171,7 @@ def train(
             processing_class=tokenizer,
             data_collator=collator,
             evaluator=evaluator,
+            lexical_teacher=lexical_teacher,
             callbacks=callbacks,
         )
         check = trainer.hold_check

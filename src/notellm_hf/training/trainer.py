@@ -17,6 +17,7 @@ from ..models.notellm.modeling_notellm import NoteLLMOutput
 from ..models.notellm.processing_notellm import IGNORE_INDEX
 from .contrastive_signal import ContrastiveHoldCheck, ContrastiveSignalCheck
 from .data_collator import NoteLLMCollator
+from .lexical_distillation import LexicalTeacher
 from .lora import unwrap_peft
 from .losses import NoteLLMContrastiveLoss
 from .partial_finetuning import FrozenPrefixCache, freeze_bottom_layers
@@ -88,7 +89,8 @@ class NoteLLMTrainer(Trainer):
 
     ``evaluator(model, tokenizer) -> dict`` (e.g. [`RecallEvaluator`]) runs at each evaluation; its figures
     join the evaluation metrics. Without a ``data_collator`` it builds a [`NoteLLMCollator`] from the model's
-    own prompt settings.
+    own prompt settings. With ``args.lexical_distillation_weight`` > 0 it needs a ``lexical_teacher``
+    ([`LexicalTeacher`] fitted on the training notes) and also logs ``loss_lexical_distillation``.
     With ``args.trainable_layers`` it freezes all but the top layers and replays the frozen layers' outputs
     from a [`FrozenPrefixCache`] (partial fine-tuning; not combinable with LoRA, whose adapters sit below).
     Logs ``loss_contrastive``, ``loss_generation``, ``logit_scale`` (e^tau), ``retrieval_accuracy``
@@ -104,6 +106,7 @@ class NoteLLMTrainer(Trainer):
         args: NoteLLMTrainingArguments,
         contrastive_loss: NoteLLMContrastiveLoss | None = None,
         evaluator: Callable[[nn.Module, Any], dict[str, float]] | None = None,
+        lexical_teacher: LexicalTeacher | None = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(args, NoteLLMTrainingArguments):
@@ -125,7 +128,10 @@ class NoteLLMTrainer(Trainer):
             unwrap_peft(model).logit_scale.requires_grad_(False)
         super().__init__(model=model, args=args, **kwargs)
         self.contrastive_loss = contrastive_loss or NoteLLMContrastiveLoss(
-            gather_across_processes=args.gather_across_processes, paper_compat=args.paper_compat
+            gather_across_processes=args.gather_across_processes,
+            paper_compat=args.paper_compat,
+            teacher=lexical_teacher,
+            teacher_weight=args.lexical_distillation_weight,
         )
         self.evaluator = evaluator
         if hasattr(self.data_collator, "epoch"):
@@ -205,7 +211,9 @@ class NoteLLMTrainer(Trainer):
 
     def _record(self, model: nn.Module, contrastive: Any, generation: torch.Tensor, logit_scale: torch.Tensor) -> None:
         metrics = self._metrics["train" if model.training else "eval"]
-        metrics["loss_contrastive"].append(contrastive.loss.item())
+        metrics["loss_contrastive"].append(contrastive.info_nce.item())
+        if contrastive.distillation is not None:
+            metrics["loss_lexical_distillation"].append(contrastive.distillation.item())
         metrics["loss_generation"].append(generation.item())
         metrics["logit_scale"].append(logit_scale.item())
         metrics["retrieval_accuracy"].append(contrastive.accuracy.item())

@@ -65,6 +65,19 @@ class NoteLLMTrainingArguments(TrainingArguments):
     head_lr_multiplier: float = field(
         default=1.0, metadata={"help": "Learning rate of the embedding head as a multiple of learning_rate."}
     )
+    lexical_distillation_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share w of the contrastive target taken from a TF-IDF teacher: the loss becomes (1 - w) InfoNCE + "
+            "w x the cross-entropy against the softmax of the in-batch notes' TF-IDF cosines (IDF over the training "
+            "notes), so the embedding also learns which unrelated notes share rare words (not in the paper). 0 "
+            "(default): the paper's loss."
+        },
+    )
+    lexical_distillation_scale: float = field(
+        default=20.0,
+        metadata={"help": "The TF-IDF teacher's softmax scale over cosines (the student's starts at e^3 = 20)."},
+    )
     embedding_center_momentum: float = field(
         default=0.1,
         metadata={
@@ -149,6 +162,10 @@ class NoteLLMTrainingArguments(TrainingArguments):
         for name in ("tau_lr_multiplier", "head_lr_multiplier"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.lexical_distillation_weight <= 1.0:
+            raise ValueError(f"lexical_distillation_weight must be in [0, 1], got {self.lexical_distillation_weight}")
+        if not self.lexical_distillation_scale > 0:
+            raise ValueError(f"lexical_distillation_scale must be > 0, got {self.lexical_distillation_scale}")
         if not 0 < self.embedding_center_momentum <= 1:
             raise ValueError(f"embedding_center_momentum must be in (0, 1], got {self.embedding_center_momentum}")
         if self.max_train_seconds is not None and self.max_train_seconds < 0:
