@@ -174,3 +174,15 @@ def test_teacher_weight_outside_the_unit_interval_is_named(weight):
 def test_teacher_weight_without_a_teacher_is_named():
     with pytest.raises(ValueError, match="needs a teacher"):
         NoteLLMContrastiveLoss(teacher_weight=0.5)
+
+
+def test_without_the_teacher_the_loss_is_the_papers_and_the_teacher_is_not_asked():
+    def teacher(query_keys, candidate_keys):
+        raise AssertionError("an evaluation batch asked the teacher")
+
+    embeddings = np.random.default_rng(4).normal(size=(6, 5))
+    got = NoteLLMContrastiveLoss(teacher=teacher, teacher_weight=0.5)(
+        torch.tensor(embeddings), torch.arange(6), torch.tensor(20.0), use_teacher=False
+    )
+    assert got.distillation is None
+    assert got.loss.item() == pytest.approx(reference_loss(embeddings, list(range(6)), 20.0), rel=1e-6)

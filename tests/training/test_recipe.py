@@ -336,10 +336,13 @@ def test_the_recipe_fits_the_lexical_block_on_the_training_notes_before_training
 
 
 def test_lexical_distillation_fits_its_teacher_on_the_training_notes_and_logs_both_losses(toy, tmp_path):
+    # The tiny recipe evaluates at step 2: evaluation batches score the paper's loss (the teacher knows training notes).
     overrides = ["--lexical_distillation_weight", "0.5", "--max_steps", "2", "--logging_steps", "1"]
-    trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides + ["--eval_strategy", "no"]))
+    trainer = train(*parse_recipe_args(tiny_overrides(toy, tmp_path) + overrides))
     teacher = trainer.contrastive_loss.teacher
     assert trainer.contrastive_loss.teacher_weight == 0.5
     assert sorted(teacher.index.note_ids) == sorted({note for pair in TOY_PAIRS for note in pair})
     logged = [row for row in trainer.state.log_history if "loss_contrastive" in row]
     assert len(logged) == 2 and all(row["loss_lexical_distillation"] > 0 for row in logged)
+    evaluated = [row for row in trainer.state.log_history if "eval_loss_contrastive" in row]
+    assert len(evaluated) == 1 and "eval_loss_lexical_distillation" not in evaluated[0]

@@ -93,7 +93,10 @@ class NoteLLMContrastiveLoss(nn.Module):
         note_keys: torch.Tensor,
         logit_scale: torch.Tensor,
         query_rows: int | None = None,
+        use_teacher: bool = True,
     ) -> ContrastiveLossOutput:
+        """``use_teacher=False``: the paper's loss alone even with a teacher (evaluation batches hold notes the
+        teacher was not fitted on)."""
         n = embeddings.shape[0] if query_rows is None else int(query_rows)
         if n < 2 or n % 2 or n > embeddings.shape[0]:
             raise ValueError(f"expected 2B query rows ordered [anchors; positives] (then negatives), got {n}")
@@ -112,7 +115,7 @@ class NoteLLMContrastiveLoss(nn.Module):
         output = ContrastiveLossOutput(
             loss=info_nce, accuracy=accuracy.detach(), candidates=candidates.shape[0], info_nce=info_nce
         )
-        if self.teacher_weight > 0:
+        if self.teacher_weight > 0 and use_teacher:
             teacher_logits = self.teacher(note_keys[:n], candidate_keys).to(scores.device, torch.float32)
             soft_targets = teacher_logits.masked_fill(same_note, float("-inf")).softmax(dim=1)
             log_probs = scores.log_softmax(dim=1).masked_fill(same_note, 0.0)  # -inf * 0 would be nan

@@ -90,7 +90,8 @@ class NoteLLMTrainer(Trainer):
     ``evaluator(model, tokenizer) -> dict`` (e.g. [`RecallEvaluator`]) runs at each evaluation; its figures
     join the evaluation metrics. Without a ``data_collator`` it builds a [`NoteLLMCollator`] from the model's
     own prompt settings. With ``args.lexical_distillation_weight`` > 0 it needs a ``lexical_teacher``
-    ([`LexicalTeacher`] fitted on the training notes) and also logs ``loss_lexical_distillation``.
+    ([`LexicalTeacher`] fitted on the training notes), trains on the mixed loss and also logs
+    ``loss_lexical_distillation``; evaluation batches score the paper's loss alone.
     With ``args.trainable_layers`` it freezes all but the top layers and replays the frozen layers' outputs
     from a [`FrozenPrefixCache`] (partial fine-tuning; not combinable with LoRA, whose adapters sit below).
     Logs ``loss_contrastive``, ``loss_generation``, ``logit_scale`` (e^tau), ``retrieval_accuracy``
@@ -267,7 +268,8 @@ class NoteLLMTrainer(Trainer):
         chunked = self.args.length_sorted_chunk_size is not None
         outputs = self._chunked_forward(model, inputs) if chunked else self._forward(model, inputs)
         embeddings = self._batch_centred(model, outputs.embeddings)
-        contrastive = self.contrastive_loss(embeddings, note_keys, outputs.logit_scale, query_rows)
+        # The teacher knows training notes only: evaluation batches score the paper's loss.
+        contrastive = self.contrastive_loss(embeddings, note_keys, outputs.logit_scale, query_rows, model.training)
         generation = outputs.loss if outputs.loss is not None else contrastive.loss.new_zeros(())
         if self.args.use_contrastive_loss:
             loss = (contrastive.loss + self.args.alpha * generation) / (1.0 + self.args.alpha)
