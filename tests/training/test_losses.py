@@ -182,7 +182,85 @@ def test_without_the_teacher_the_loss_is_the_papers_and_the_teacher_is_not_asked
 
     embeddings = np.random.default_rng(4).normal(size=(6, 5))
     got = NoteLLMContrastiveLoss(teacher=teacher, teacher_weight=0.5)(
-        torch.tensor(embeddings), torch.arange(6), torch.tensor(20.0), use_teacher=False
+        torch.tensor(embeddings), torch.arange(6), torch.tensor(20.0), training=False
     )
     assert got.distillation is None
     assert got.loss.item() == pytest.approx(reference_loss(embeddings, list(range(6)), 20.0), rel=1e-6)
+
+
+def reference_memory_loss(embeddings: np.ndarray, keys: list, scale: float, stored: np.ndarray, stored_keys: list):
+    """The paper's L_cl with stored notes as extra negatives in every denominator, term by term: a stored copy of
+    the query's note or of its related note is left out."""
+    e = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    m = stored / np.linalg.norm(stored, axis=1, keepdims=True)
+    n = len(e)
+    total = 0.0
+    for i in range(n):
+        p = (i + n // 2) % n
+        denominator = sum(
+            np.exp(scale * e[i] @ e[j])
+            for j in range(n)
+            if j != i and (j == p or (keys[j] != keys[i] and keys[j] != keys[p]))
+        )
+        denominator += sum(
+            np.exp(scale * e[i] @ m[k]) for k in range(len(m)) if stored_keys[k] not in (keys[i], keys[p])
+        )
+        total += -np.log(np.exp(scale * e[i] @ e[p]) / denominator)
+    return total / n
+
+
+def test_stored_notes_join_every_denominator_and_copies_of_the_pair_are_masked():
+    from notellm_hf.training import CrossBatchMemory
+
+    rng = np.random.default_rng(5)
+    earlier, embeddings = rng.normal(size=(6, 5)), rng.normal(size=(6, 5))
+    earlier_keys, keys = [10, 11, 12, 3, 14, 1], [0, 1, 2, 3, 4, 5]  # notes 3 and 1 come back in the second step
+    scale = 12.0
+    memory = CrossBatchMemory(size=4)
+    loss = NoteLLMContrastiveLoss(memory=memory)
+    first = loss(torch.tensor(earlier), torch.tensor(earlier_keys), torch.tensor(scale))
+    assert first.loss.item() == pytest.approx(reference_loss(earlier, earlier_keys, scale), rel=1e-6)  # still empty
+    assert first.memory_candidates == 0 and len(memory) == 4  # the newest 4 of the 6 rows stayed
+    got = loss(torch.tensor(embeddings), torch.tensor(keys), torch.tensor(scale))
+    expected = reference_memory_loss(embeddings, keys, scale, earlier[:4], earlier_keys[:4])
+    assert got.loss.item() == pytest.approx(expected, rel=1e-6)
+    assert got.memory_candidates == 4
+    assert got.info_nce.item() == pytest.approx(reference_loss(embeddings, keys, scale), rel=1e-6)
+    assert got.loss > got.info_nce  # more candidates in the denominators
+    assert memory.note_keys.tolist() == keys[:4]
+
+
+def test_an_evaluation_batch_neither_meets_nor_enters_the_memory():
+    from notellm_hf.training import CrossBatchMemory
+
+    rng = np.random.default_rng(6)
+    memory = CrossBatchMemory(size=8)
+    loss = NoteLLMContrastiveLoss(memory=memory)
+    loss(torch.tensor(rng.normal(size=(6, 5))), torch.arange(6), torch.tensor(20.0))
+    stored = memory.embeddings.clone()
+    embeddings = rng.normal(size=(6, 5))
+    got = loss(torch.tensor(embeddings), torch.arange(10, 16), torch.tensor(20.0), training=False)
+    assert got.loss.item() == pytest.approx(reference_loss(embeddings, list(range(6)), 20.0), rel=1e-6)
+    assert got.memory_candidates == 0 and torch.equal(memory.embeddings, stored)
+
+
+def test_no_gradient_flows_into_stored_notes():
+    from notellm_hf.training import CrossBatchMemory
+
+    memory = CrossBatchMemory(size=8)
+    loss = NoteLLMContrastiveLoss(memory=memory)
+    first = torch.randn(4, 3, requires_grad=True)
+    loss(first, torch.arange(4), torch.tensor(20.0))
+    second = torch.randn(4, 3, requires_grad=True)
+    loss(second, torch.arange(4, 8), torch.tensor(20.0)).loss.backward()
+    assert first.grad is None and second.grad is not None
+    assert not memory.embeddings.requires_grad
+    torch.testing.assert_close(memory.embeddings.norm(dim=1), torch.ones(8))  # stored normalised
+
+
+@pytest.mark.parametrize("size", [0, -3])
+def test_a_memory_without_room_is_named(size):
+    from notellm_hf.training import CrossBatchMemory
+
+    with pytest.raises(ValueError, match="holds at least one note"):
+        CrossBatchMemory(size)
