@@ -82,8 +82,6 @@ def test_arguments_are_validated(tmp_path):
         tiny_training_args(tmp_path, lexical_distillation_weight=-0.5)
     with pytest.raises(ValueError, match="lexical_distillation_scale must be > 0"):
         tiny_training_args(tmp_path, lexical_distillation_scale=0)
-    with pytest.raises(ValueError, match="contrastive_memory_size must be >= 0"):
-        tiny_training_args(tmp_path, contrastive_memory_size=-1)
     model, tokenizer = make_model("llama")
     with pytest.raises(ValueError, match="processing_class"):
         NoteLLMTrainer(model=model, args=tiny_training_args(tmp_path), train_dataset=pair_dataset())
@@ -94,24 +92,6 @@ def test_arguments_are_validated(tmp_path):
             train_dataset=pair_dataset(),
             processing_class=tokenizer,
         )
-
-
-@pytest.mark.parametrize("chunking", [{}, {"mini_batch_size": 3}])
-def test_the_cross_batch_memory_fills_with_each_steps_notes_up_to_its_size(tmp_path, chunking):
-    # 4 pairs a step = 8 notes: the second step meets the first step's 8, later steps the latest 12 (GradCache scores
-    # the whole batch once a step, so it fills the same way).
-    model, tokenizer = make_model("llama")
-    evaluation = {"eval_strategy": "steps", "eval_steps": 2, "per_device_eval_batch_size": 4}
-    args = tiny_training_args(tmp_path, max_steps=4, contrastive_memory_size=12, **evaluation, **chunking)
-    trainer = NoteLLMTrainer(
-        model=model, args=args, train_dataset=pair_dataset(), eval_dataset=pair_dataset(1), processing_class=tokenizer
-    )
-    trainer.train()
-    logged = [entry["contrastive_memory"] for entry in trainer.state.log_history if "contrastive_memory" in entry]
-    assert logged == [0.0, 8.0, 12.0, 12.0]
-    evaluations = [entry for entry in trainer.state.log_history if "eval_loss_contrastive" in entry]
-    assert len(evaluations) == 2 and not any("eval_contrastive_memory" in entry for entry in evaluations)
-    assert trainer.contrastive_loss.memory.note_keys.shape == (12,)
 
 
 def test_recall_evaluator_is_logged_with_evaluation_metrics(tmp_path):

@@ -1,7 +1,6 @@
 """Training: prompt batches of related pairs, the joint GCL + CSFT loss, the trainer and its recipe."""
 
 from .contrastive_signal import ContrastiveSignal, ContrastiveSignalWarning
-from .cross_batch_memory import CrossBatchMemory
 from .data_collator import NoteLLMCollator, note_key
 from .lexical_block import fit_lexical_block
 from .lexical_distillation import LexicalTeacher
@@ -16,7 +15,6 @@ __all__ = [
     "ContrastiveLossOutput",
     "ContrastiveSignal",
     "ContrastiveSignalWarning",
-    "CrossBatchMemory",
     "FrozenPrefixCache",
     "LexicalTeacher",
     "NoteLLMCollator",

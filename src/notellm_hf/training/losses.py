@@ -1,6 +1,5 @@
 """The paper's symmetric in-batch InfoNCE over 2B notes with a learnable scale e^tau (Sec. 4.2, GCL), optionally
-with part of each query's target spread over its in-batch candidates by a teacher (lexical distillation) and with
-earlier steps' notes as extra negatives (cross-batch memory)."""
+with part of each query's target spread over its in-batch candidates by a teacher (lexical distillation)."""
 
 from __future__ import annotations
 
@@ -12,20 +11,17 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .cross_batch_memory import CrossBatchMemory
-
 # (query note keys (n,), candidate note keys (C,)) -> (n, C) teacher logits; see NoteLLMContrastiveLoss.
 Teacher = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
 class ContrastiveLossOutput:
-    loss: torch.Tensor  # what training minimises: the InfoNCE (memory included), or its mix with the distillation term
+    loss: torch.Tensor  # what training minimises: the InfoNCE, or its mix with the distillation term
     accuracy: torch.Tensor  # share of notes whose nearest in-batch candidate is their related note
-    candidates: int  # in-batch notes each query is scored against (all processes' rows when gathering)
+    candidates: int  # notes each query is scored against (all processes' rows when gathering)
     info_nce: torch.Tensor  # the paper's loss alone (comparable across runs: its random level is ln(candidates - 1))
     distillation: torch.Tensor | None = None  # cross-entropy against the teacher's distribution, when there is one
-    memory_candidates: int = 0  # earlier steps' notes scored as extra negatives (cross-batch memory)
 
 
 def _world() -> tuple[int, int]:
@@ -52,11 +48,6 @@ class NoteLLMContrastiveLoss(nn.Module):
     cross-entropy of the same softmax against the teacher's distribution over the same candidates (the masked ones
     excluded): soft targets that rank the other in-batch notes too, where the paper's one-hot target says only which
     one is related (e.g. a TF-IDF teacher: `LexicalTeacher`).
-
-    With a ``memory`` ([`CrossBatchMemory`]) every query is also scored against the notes of earlier training steps,
-    stored without gradient: negatives in its InfoNCE denominator (copies of the query's or its related note
-    masked), after which the step's candidates join the memory. ``info_nce`` stays the paper's in-batch loss, so
-    that runs with and without memory log comparable figures; the teacher's term keeps to the in-batch candidates.
     """
 
     def __init__(
@@ -65,7 +56,6 @@ class NoteLLMContrastiveLoss(nn.Module):
         paper_compat: bool = False,
         teacher: Teacher | None = None,
         teacher_weight: float = 0.0,
-        memory: CrossBatchMemory | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= teacher_weight <= 1.0:
@@ -76,7 +66,6 @@ class NoteLLMContrastiveLoss(nn.Module):
         self.paper_compat = paper_compat
         self.teacher = teacher
         self.teacher_weight = teacher_weight
-        self.memory = memory
 
     def _gather(self, embeddings: torch.Tensor, note_keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
         rank, world_size = _world()
@@ -104,10 +93,10 @@ class NoteLLMContrastiveLoss(nn.Module):
         note_keys: torch.Tensor,
         logit_scale: torch.Tensor,
         query_rows: int | None = None,
-        training: bool = True,
+        use_teacher: bool = True,
     ) -> ContrastiveLossOutput:
-        """``training=False`` (evaluation batches): the paper's loss alone, whatever the teacher and memory (the
-        teacher knows training notes only; evaluation notes must neither meet nor enter the memory)."""
+        """``use_teacher=False``: the paper's loss alone even with a teacher (evaluation batches hold notes the
+        teacher was not fitted on)."""
         n = embeddings.shape[0] if query_rows is None else int(query_rows)
         if n < 2 or n % 2 or n > embeddings.shape[0]:
             raise ValueError(f"expected 2B query rows ordered [anchors; positives] (then negatives), got {n}")
@@ -126,19 +115,10 @@ class NoteLLMContrastiveLoss(nn.Module):
         output = ContrastiveLossOutput(
             loss=info_nce, accuracy=accuracy.detach(), candidates=candidates.shape[0], info_nce=info_nce
         )
-        if self.memory is not None and training:
-            if len(self.memory):
-                stored_keys = self.memory.note_keys.to(note_keys.device)
-                stored = embeddings[:n] @ self.memory.embeddings.to(embeddings.device).T * logit_scale.float()
-                copies = (stored_keys[None, :] == note_keys[:n, None]) | (stored_keys[None, :] == target_keys[:, None])
-                with_memory = torch.cat([scores, stored.masked_fill(copies, float("-inf"))], dim=1)
-                output.loss = F.cross_entropy(with_memory, targets)
-                output.memory_candidates = len(self.memory)
-            self.memory.push(candidates, candidate_keys)
-        if self.teacher_weight > 0 and training:
+        if self.teacher_weight > 0 and use_teacher:
             teacher_logits = self.teacher(note_keys[:n], candidate_keys).to(scores.device, torch.float32)
             soft_targets = teacher_logits.masked_fill(same_note, float("-inf")).softmax(dim=1)
             log_probs = scores.log_softmax(dim=1).masked_fill(same_note, 0.0)  # -inf * 0 would be nan
             output.distillation = -(soft_targets * log_probs).sum(dim=1).mean()
-            output.loss = (1.0 - self.teacher_weight) * output.loss + self.teacher_weight * output.distillation
+            output.loss = (1.0 - self.teacher_weight) * info_nce + self.teacher_weight * output.distillation
         return output

@@ -16,7 +16,6 @@ from transformers.trainer_utils import EvalLoopOutput
 from ..models.notellm.modeling_notellm import NoteLLMOutput
 from ..models.notellm.processing_notellm import IGNORE_INDEX
 from .contrastive_signal import ContrastiveHoldCheck, ContrastiveSignalCheck
-from .cross_batch_memory import CrossBatchMemory
 from .data_collator import NoteLLMCollator
 from .lexical_distillation import LexicalTeacher
 from .lora import unwrap_peft
@@ -92,9 +91,7 @@ class NoteLLMTrainer(Trainer):
     join the evaluation metrics. Without a ``data_collator`` it builds a [`NoteLLMCollator`] from the model's
     own prompt settings. With ``args.lexical_distillation_weight`` > 0 it needs a ``lexical_teacher``
     ([`LexicalTeacher`] fitted on the training notes), trains on the mixed loss and also logs
-    ``loss_lexical_distillation``; with ``args.contrastive_memory_size`` > 0 each query also meets that many notes
-    of earlier steps as negatives ([`CrossBatchMemory`]; logged as ``contrastive_memory``). Evaluation batches
-    score the paper's loss alone.
+    ``loss_lexical_distillation``; evaluation batches score the paper's loss alone.
     With ``args.trainable_layers`` it freezes all but the top layers and replays the frozen layers' outputs
     from a [`FrozenPrefixCache`] (partial fine-tuning; not combinable with LoRA, whose adapters sit below).
     Logs ``loss_contrastive``, ``loss_generation``, ``logit_scale`` (e^tau), ``retrieval_accuracy``
@@ -136,7 +133,6 @@ class NoteLLMTrainer(Trainer):
             paper_compat=args.paper_compat,
             teacher=lexical_teacher,
             teacher_weight=args.lexical_distillation_weight,
-            memory=CrossBatchMemory(args.contrastive_memory_size) if args.contrastive_memory_size else None,
         )
         self.evaluator = evaluator
         if hasattr(self.data_collator, "epoch"):
@@ -219,8 +215,6 @@ class NoteLLMTrainer(Trainer):
         metrics["loss_contrastive"].append(contrastive.info_nce.item())
         if contrastive.distillation is not None:
             metrics["loss_lexical_distillation"].append(contrastive.distillation.item())
-        if self.contrastive_loss.memory is not None and model.training:
-            metrics["contrastive_memory"].append(float(contrastive.memory_candidates))
         metrics["loss_generation"].append(generation.item())
         metrics["logit_scale"].append(logit_scale.item())
         metrics["retrieval_accuracy"].append(contrastive.accuracy.item())
@@ -274,7 +268,7 @@ class NoteLLMTrainer(Trainer):
         chunked = self.args.length_sorted_chunk_size is not None
         outputs = self._chunked_forward(model, inputs) if chunked else self._forward(model, inputs)
         embeddings = self._batch_centred(model, outputs.embeddings)
-        # The teacher and the memory hold training notes only: evaluation batches score the paper's loss.
+        # The teacher knows training notes only: evaluation batches score the paper's loss.
         contrastive = self.contrastive_loss(embeddings, note_keys, outputs.logit_scale, query_rows, model.training)
         generation = outputs.loss if outputs.loss is not None else contrastive.loss.new_zeros(())
         if self.args.use_contrastive_loss:

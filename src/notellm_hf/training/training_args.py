@@ -78,14 +78,6 @@ class NoteLLMTrainingArguments(TrainingArguments):
         default=20.0,
         metadata={"help": "The TF-IDF teacher's softmax scale over cosines (the student's starts at e^3 = 20)."},
     )
-    contrastive_memory_size: int = field(
-        default=0,
-        metadata={
-            "help": "Cross-batch memory (Wang et al., 2020): score every training query also against the last N notes "
-            "of earlier steps, stored without gradient, as extra negatives: more candidates per query at no extra "
-            "forward (not in the paper). The logged loss_contrastive stays the in-batch loss. 0 (default): off."
-        },
-    )
     embedding_center_momentum: float = field(
         default=0.1,
         metadata={
@@ -174,8 +166,6 @@ class NoteLLMTrainingArguments(TrainingArguments):
             raise ValueError(f"lexical_distillation_weight must be in [0, 1], got {self.lexical_distillation_weight}")
         if not self.lexical_distillation_scale > 0:
             raise ValueError(f"lexical_distillation_scale must be > 0, got {self.lexical_distillation_scale}")
-        if self.contrastive_memory_size < 0:
-            raise ValueError(f"contrastive_memory_size must be >= 0, got {self.contrastive_memory_size}")
         if not 0 < self.embedding_center_momentum <= 1:
             raise ValueError(f"embedding_center_momentum must be in (0, 1], got {self.embedding_center_momentum}")
         if self.max_train_seconds is not None and self.max_train_seconds < 0:
